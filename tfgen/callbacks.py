@@ -1,0 +1,212 @@
+"""Callbacks: everything a run writes to disk, hooked into ``keras.Model.fit``.
+
+They rely only on the model contract (``sample``, ``export_functions``,
+metric names), never on a model's internals.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfgen import images
+from tfgen.export import export_saved_model
+from tfgen.files import atomic_path, write_text
+
+
+def png_path(run_dir: Path, epoch: int) -> Path:
+    """The stable, zero-padded name of an epoch's sample grid."""
+    return run_dir / "images" / f"epoch_{epoch:04d}.png"
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss."""
+
+    def __init__(self, epoch: int, name: str, value: float):
+        super().__init__(f"non-finite {name} ({value}) in epoch {epoch}")
+        self.epoch, self.name, self.value = epoch, name, value
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raises :class:`NonFiniteLossError` at the end of an epoch with a NaN/inf metric.
+
+    It runs first, so nothing of that epoch (grid, metrics row, checkpoint) is
+    written and the last good checkpoint stays the newest. Checking once per
+    epoch keeps the per-step loop free of host synchronisation.
+    """
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        for name, value in (logs or {}).items():
+            if not math.isfinite(float(value)):
+                raise NonFiniteLossError(epoch + 1, name, float(value))
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Writes ``images/epoch_NNNN.png``: the model's samples for one fixed input batch.
+
+    Epoch 0 is the untrained model, so an N-epoch run writes N + 1 grids.
+    """
+
+    def __init__(self, run_dir: Path, inputs: dict[str, np.ndarray], grid_shape: tuple[int, int], initial_epoch: int):
+        super().__init__()
+        self.run_dir, self.inputs, self.grid_shape = run_dir, inputs, grid_shape
+        self.initial_epoch = initial_epoch
+
+    def on_train_begin(self, logs=None) -> None:
+        if self.initial_epoch == 0:
+            self.write(0)
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        self.write(epoch + 1)
+
+    def write(self, epoch: int) -> None:
+        samples = np.asarray(self.model.sample(**self.inputs))
+        images.write_png(png_path(self.run_dir, epoch), images.tile(samples, *self.grid_shape))
+
+
+class MetricsCSV(keras.callbacks.Callback):
+    """Appends one row per epoch to ``metrics.csv``.
+
+    Columns: ``epoch`` (1-based, matching the grid PNG of that epoch), the
+    training loss terms, the same terms on the test set prefixed ``test_``,
+    ``seconds`` (the whole epoch, test pass included) and ``images_per_s``
+    (training images over the training part of the epoch). Keras's CSVLogger is
+    not used because it names test columns ``val_``, counts epochs from 0 and
+    cannot drop the rows a resumed run redoes.
+    """
+
+    def __init__(self, path: Path, num_train: int, initial_epoch: int):
+        super().__init__()
+        self.path, self.num_train, self.initial_epoch = path, num_train, initial_epoch
+        self.columns: list[str] | None = None
+
+    def on_train_begin(self, logs=None) -> None:
+        rows = read_metrics(self.path)
+        if rows:
+            self.columns = list(rows[0])
+            kept = [row for row in rows if int(row["epoch"]) <= self.initial_epoch]
+            if len(kept) != len(rows):
+                self._rewrite(kept)
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.epoch_start = time.perf_counter()
+        self.train_end: float | None = None
+
+    def on_test_begin(self, logs=None) -> None:
+        if self.train_end is None:
+            self.train_end = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        now = time.perf_counter()
+        train_seconds = (self.train_end or now) - self.epoch_start
+        logs = logs or {}
+        names = [m.name for m in self.model.metrics]  # the model's own order, not Keras's sorted one
+        row: dict[str, Any] = {"epoch": epoch + 1}
+        row.update({name: f"{float(logs[name]):.7g}" for name in names if name in logs})
+        row.update({f"test_{name}": f"{float(logs['val_' + name]):.7g}" for name in names if "val_" + name in logs})
+        row["seconds"] = round(now - self.epoch_start, 3)
+        row["images_per_s"] = round(self.num_train / train_seconds, 1)
+        if self.columns is None:
+            self.columns = list(row)
+            with open(self.path, "w", newline="") as f:
+                f.write(",".join(self.columns) + "\n")
+        with open(self.path, "a", newline="") as f:
+            f.write(_csv_line([row.get(c, "") for c in self.columns]))  # one write per row
+
+    def _rewrite(self, rows: list[dict[str, str]]) -> None:
+        assert self.columns is not None
+        text = ",".join(self.columns) + "\n" + "".join(_csv_line([r[c] for c in self.columns]) for r in rows)
+        write_text(self.path, text)
+
+
+def read_metrics(path: Path) -> list[dict[str, str]]:
+    """The rows of a metrics.csv, or [] when there is none yet."""
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _csv_line(values: list[Any]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(values)
+    return buf.getvalue()
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves model, optimizer, RNG state and the finished-epoch count after every epoch.
+
+    A checkpoint numbered N means epoch N's grid and metrics row are on disk
+    too (this callback runs after those), so ``--resume`` continues at N + 1.
+    """
+
+    def __init__(self, directory: Path, model: keras.Model, max_to_keep: int = 2):
+        super().__init__()
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer, epoch=self.epoch)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=max_to_keep)
+
+    def restore(self) -> int:
+        """Restores the newest checkpoint, if any; returns the epochs it had finished."""
+        if self.manager.latest_checkpoint is None:
+            return 0
+        # Create the optimizer's slots first so they are restored, not built fresh later.
+        self.model.optimizer.build(self.model.trainable_variables)
+        self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        return int(self.epoch.numpy())
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        self.epoch.assign(epoch + 1)
+        self.manager.save(checkpoint_number=epoch + 1)
+
+
+class FinalOutputs(keras.callbacks.Callback):
+    """At the end of training: ``progress.gif``, ``loss.png`` and ``saved_model/``."""
+
+    def __init__(self, run_dir: Path, epochs: int):
+        super().__init__()
+        self.run_dir, self.epochs = run_dir, epochs
+
+    def on_train_end(self, logs=None) -> None:
+        pngs = [png_path(self.run_dir, e) for e in range(self.epochs + 1)]
+        frames = images.write_gif(self.run_dir / "progress.gif", pngs)
+        plot_losses(read_metrics(self.run_dir / "metrics.csv"), self.run_dir / "loss.png")
+        export_saved_model(self.model, self.run_dir / "saved_model")
+        print(f"wrote {self.run_dir / 'progress.gif'} ({frames} frames), loss.png and saved_model/", flush=True)
+
+
+def plot_losses(rows: list[dict[str, str]], path: Path) -> None:
+    """One panel per loss term: training and test value per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    if not rows:
+        return
+    epochs = [int(r["epoch"]) for r in rows]
+    terms = [c for c in rows[0] if c not in ("epoch", "seconds", "images_per_s") and not c.startswith("test_")]
+    fig, axes = plt.subplots(1, len(terms), figsize=(3.2 * len(terms), 3), squeeze=False)
+    try:
+        for ax, term in zip(axes[0], terms):
+            ax.plot(epochs, [float(r[term]) for r in rows], label="train")
+            if f"test_{term}" in rows[0]:
+                ax.plot(epochs, [float(r[f"test_{term}"]) for r in rows], label="test")
+            ax.set_title(term)
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.legend()
+        fig.tight_layout()
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=100)
+    finally:
+        plt.close(fig)

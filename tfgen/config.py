@@ -1,0 +1,144 @@
+"""The resolved, validated run configuration (model defaults + flags) -> config.json."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from tfgen import registry
+
+DATASETS = ("mnist", "mnist-sample", "fashion-mnist")
+
+# Keys a resumed run may change: everything else defines the run and must match.
+RESUMABLE_CHANGES = ("epochs", "data_dir", "out", "jit_compile")
+
+
+class ConfigError(ValueError):
+    """A configuration value that is not allowed; the message names the key."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a training run.
+
+    Attributes:
+        model: registered model name.
+        epochs: total number of training epochs.
+        batch_size: global batch size.
+        latent_dim: size of the latent code.
+        lr: learning rate of the model's optimizer(s).
+        dataset: one of ``DATASETS``.
+        data_dir: folder holding ``mnist.npz`` etc.; None means the Keras cache/download.
+        train_size: use only the first N training images; None means all.
+        out: run directory.
+        seed: seeds weights, shuffling, sampling and the fixed latent batch.
+        jit_compile: compile the train/test steps with XLA.
+    """
+
+    model: str
+    epochs: int
+    batch_size: int
+    latent_dim: int
+    lr: float
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    train_size: int | None = None
+    out: str = ""
+    seed: int = 0
+    jit_compile: bool = False
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check_type(f.name, getattr(self, f.name), f.type)
+        registry.get(self.model)  # raises with the list of valid names
+        for key in ("epochs", "batch_size", "latent_dim"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"{_flag(key)} must be a positive integer; got {getattr(self, key)}")
+        if self.train_size is not None and self.train_size <= 0:
+            raise ConfigError(f"--train-size must be a positive integer; got {self.train_size}")
+        if not self.lr > 0:
+            raise ConfigError(f"--lr must be a positive number; got {self.lr}")
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
+        if self.seed < 0:
+            raise ConfigError(f"--seed must be a non-negative integer; got {self.seed}")
+        if not self.out:
+            raise ConfigError("--out must name a directory")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
+        """Builds a config, rejecting unknown keys with the list of allowed ones."""
+        allowed = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(allowed))
+        if unknown:
+            raise ConfigError(f"unknown configuration key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+        try:
+            return cls(**values)
+        except TypeError as e:  # a required key is missing
+            raise ConfigError(str(e)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out)
+
+
+def model_defaults(model: str) -> dict[str, Any]:
+    """The CLI defaults a model brings: its training defaults plus its constructor's.
+
+    ``latent_dim`` and ``lr`` come from the model constructor's keyword defaults
+    (``latent_dim``, ``learning_rate``), so they are written down once.
+    """
+    cls = registry.get(model)
+    params = inspect.signature(cls.__init__).parameters
+    return {
+        **cls.train_defaults,
+        "latent_dim": params["latent_dim"].default,
+        "lr": params["learning_rate"].default,
+    }
+
+
+def resolve(model: str, flags: dict[str, Any]) -> RunConfig:
+    """Model defaults overridden by the flags the user gave (None = not given)."""
+    values: dict[str, Any] = {"model": model, "out": os.path.join("runs", model), **model_defaults(model)}
+    if os.environ.get("TFGEN_DATA_DIR"):
+        values["data_dir"] = os.environ["TFGEN_DATA_DIR"]
+    values.update({k: v for k, v in flags.items() if v is not None})
+    return RunConfig.from_dict(values)
+
+
+def load(path: Path) -> RunConfig:
+    """Reads the ``config`` section of a run's config.json."""
+    try:
+        doc = json.loads(Path(path).read_text())
+        values = doc["config"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"cannot read the run configuration {path}: {e}") from None
+    return RunConfig.from_dict(values)
+
+
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def _check_type(key: str, value: Any, annotation: str) -> None:
+    optional = annotation.endswith("| None")
+    if value is None:
+        if optional:
+            return
+        raise ConfigError(f"{_flag(key)} is required")
+    base = annotation.split("|")[0].strip()
+    ok = {
+        "str": isinstance(value, str),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+    }[base]
+    if not ok:
+        raise ConfigError(f"{_flag(key)} must be of type {base}; got {value!r}")

