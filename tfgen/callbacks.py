@@ -44,9 +44,10 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     """
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        for name, value in (logs or {}).items():
-            if not math.isfinite(float(value)):
-                raise NonFiniteLossError(epoch + 1, name, float(value))
+        logs = logs or {}
+        for name in sorted(logs, key=lambda n: n != "loss"):  # name the loss itself when it is one
+            if not math.isfinite(float(logs[name])):
+                raise NonFiniteLossError(epoch + 1, name, float(logs[name]))
 
 
 class SampleGrid(keras.callbacks.Callback):

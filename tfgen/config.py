@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,8 @@ class RunConfig:
                 raise ConfigError(f"{_flag(key)} must be a positive integer; got {getattr(self, key)}")
         if self.train_size is not None and self.train_size <= 0:
             raise ConfigError(f"--train-size must be a positive integer; got {self.train_size}")
-        if not self.lr > 0:
-            raise ConfigError(f"--lr must be a positive number; got {self.lr}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"--lr must be a positive, finite number; got {self.lr}")
         if self.dataset not in DATASETS:
             raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
         if self.seed < 0:

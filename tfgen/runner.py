@@ -6,6 +6,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Sequence
 
 from tfgen import __version__, config as config_lib, data as data_lib
 from tfgen.config import ConfigError, RunConfig
@@ -61,11 +62,18 @@ def config_for_resume(saved: RunConfig, flags: dict) -> RunConfig:
 
 
 def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
-        dataset: data_lib.Dataset | None = None) -> int:
+        dataset: data_lib.Dataset | None = None, extra_callbacks: Sequence = ()) -> int:
     """Trains ``config.model`` and writes the run directory.
 
     Every check that can refuse the run (directory, data) happens before the
     directory is created or changed.
+
+    Args:
+        config: the resolved configuration.
+        resume: continue the run in ``config.out`` from its newest checkpoint.
+        overwrite: delete the run in ``config.out`` first.
+        dataset: data to use instead of loading ``config.dataset``.
+        extra_callbacks: Keras callbacks run before tfgen's own, each epoch.
 
     Returns:
         0 on success, 1 when training stopped on a non-finite loss.
@@ -108,6 +116,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
                               shuffle=True, seed=config.seed + initial_epoch)
     test = data_lib.pipeline(dataset.x_test, dataset.y_test, config.batch_size, model.input_range, shuffle=False)
     callbacks = [
+        *extra_callbacks,
         cb.StopOnNonFiniteLoss(),
         cb.MetricsCSV(run_dir / "metrics.csv", len(dataset.x_train), initial_epoch),
         cb.SampleGrid(run_dir, model.grid_inputs(config.seed), model.grid_shape, initial_epoch),
@@ -121,7 +130,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
     except cb.NonFiniteLossError as e:
         last = checkpointer.manager.latest_checkpoint
         kept = f"the last good checkpoint is {last}" if last else "no epoch finished, so there is no checkpoint"
-        print(f"tfgen: error: training stopped: {e}; {kept}. Try a lower --lr.", file=sys.stderr, flush=True)
+        print(f"tfgen: error: training stopped: {e}; {kept}. Try a lower --lr in a new run (--overwrite or another --out).", file=sys.stderr, flush=True)
         return 1
     print(f"finished {config.epochs} epochs; outputs in {run_dir}", flush=True)
     return 0

@@ -1,0 +1,118 @@
+"""Bad input: a short message naming the problem, exit status 2, no run directory left behind."""
+
+import json
+
+import pytest
+
+from tfgen.cli import build_parser, main
+
+from conftest import run_train
+
+
+def cli(*args):
+    try:
+        return main(list(args))
+    except SystemExit as e:  # argparse's usage errors
+        return e.code
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nope"], "unknown model 'nope'; choose one of: cvae"),
+        ([], "name a model to train; choose one of: cvae"),
+        (["cvae", "--dataset", "cifar"], "unknown dataset 'cifar'; choose one of: mnist, mnist-sample, fashion-mnist"),
+        (["cvae", "--epochs", "0"], "--epochs must be a positive integer; got 0"),
+        (["cvae", "--batch-size", "-4"], "--batch-size must be a positive integer; got -4"),
+        (["cvae", "--latent-dim", "0"], "--latent-dim must be a positive integer; got 0"),
+        (["cvae", "--train-size", "0"], "--train-size must be a positive integer; got 0"),
+        (["cvae", "--lr", "0"], "--lr must be a positive, finite number; got 0.0"),
+        (["cvae", "--lr", "nan"], "--lr must be a positive, finite number; got nan"),
+        (["cvae", "--lr", "inf"], "--lr must be a positive, finite number; got inf"),
+        (["cvae", "--seed", "-1"], "--seed must be a non-negative integer; got -1"),
+        (["cvae", "--epochs", "three"], "argument --epochs: invalid int value: 'three'"),
+        (["cvae", "--resume", "--overwrite"], "--resume and --overwrite exclude each other"),
+    ],
+)
+def test_bad_flags_exit_2_with_a_message_and_leave_no_run_dir(tmp_path, data_dir, capsys, args, message):
+    out = tmp_path / "run"
+    assert cli(*args, "--out", str(out), "--data-dir", str(data_dir)) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_missing_data_file_names_it_and_leaves_no_run_dir(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli("cvae", "--data-dir", str(tmp_path), "--out", str(out)) == 2
+    assert "mnist.npz: no such file" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_malformed_data_file_names_it_and_leaves_no_run_dir(tmp_path, capsys):
+    (tmp_path / "mnist.npz").write_bytes(b"\x00" * 100)
+    out = tmp_path / "run"
+    assert cli("cvae", "--data-dir", str(tmp_path), "--out", str(out)) == 2
+    assert "mnist.npz: not a readable npz file" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def fake_run(folder):
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"config": {"model": "cvae"}}))
+    (folder / "keep.txt").write_text("precious")
+
+
+def test_existing_run_is_refused_without_resume_or_overwrite(tmp_path, data_dir, capsys):
+    out = tmp_path / "run"
+    fake_run(out)
+    assert cli("cvae", "--data-dir", str(data_dir), "--out", str(out)) == 2
+    assert "already holds a run; pass --resume to continue it or --overwrite to replace it" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "precious"
+
+
+def test_a_folder_that_is_not_a_run_is_never_deleted(tmp_path, data_dir, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    assert cli("cvae", "--data-dir", str(data_dir), "--out", str(out), "--overwrite") == 2
+    assert "is not empty and is not a tfgen run" in capsys.readouterr().err
+    assert (out / "thesis.tex").read_text() == "years of work"
+
+
+def test_out_that_is_a_file_is_refused(tmp_path, data_dir, capsys):
+    out = tmp_path / "file"
+    out.write_text("x")
+    assert cli("cvae", "--data-dir", str(data_dir), "--out", str(out)) == 2
+    assert f"--out {out} is a file" in capsys.readouterr().err
+
+
+def test_out_that_cannot_be_created_is_refused_before_training(tmp_path, data_dir, capsys):
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / "file" / "run"
+    assert cli("cvae", "--data-dir", str(data_dir), "--out", str(out)) == 2
+    assert f"cannot create the run directory {out}" in capsys.readouterr().err
+
+
+def test_list_shows_every_model_with_its_defaults(capsys):
+    assert cli("--list") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("cvae") and "epochs 100, batch 100, latent 50, lr 0.0001" in out
+
+
+def test_help_documents_every_flag():
+    text = build_parser().format_help()
+    for flag in ["--epochs", "--batch-size", "--latent-dim", "--lr", "--dataset", "--data-dir", "--train-size",
+                 "--out", "--seed", "--resume", "--overwrite", "--jit-compile", "--list"]:
+        assert flag in text
+
+
+def test_the_real_script_reports_bad_input_without_a_traceback(tmp_path):
+    result = run_train("cvae", "--epochs", "-1", "--out", str(tmp_path / "run"), timeout=120)
+    assert result.returncode == 2
+    assert "tfgen: error: --epochs must be a positive integer; got -1" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = run_train("gan-of-my-dreams", timeout=120)
+    assert result.returncode == 2 and "choose one of: cvae" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,156 @@
+"""End-to-end runs of train.py on tiny data: every output, resume after a kill, NaN stop, overwrite."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import imageio.v3 as iio
+import keras
+import numpy as np
+import pytest
+
+from tfgen import config as config_lib
+from tfgen import images, runner
+
+from conftest import REPO, run_train
+
+pytestmark = pytest.mark.slow
+
+TINY = ["--batch-size", "64", "--latent-dim", "4", "--seed", "3"]
+
+
+def read_rows(run_dir):
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def assert_complete_run(run_dir, epochs):
+    """Every epoch exactly once in metrics.csv and images/, a full GIF, and the final outputs."""
+    rows = read_rows(run_dir)
+    assert [int(r["epoch"]) for r in rows] == list(range(1, epochs + 1))
+    pngs = sorted(p.name for p in (run_dir / "images").iterdir())
+    assert pngs == [f"epoch_{e:04d}.png" for e in range(epochs + 1)]
+    frames = iio.imread(run_dir / "progress.gif", index=None)
+    assert len(frames) == len(images.gif_frame_indices(epochs + 1))
+    assert (run_dir / "loss.png").stat().st_size > 0
+    assert (run_dir / "saved_model" / "saved_model.pb").is_file()
+    assert not list(run_dir.rglob(".*.tmp*"))
+    return rows
+
+
+def test_train_writes_every_output(tmp_path, data_dir):
+    out = tmp_path / "run"
+    result = run_train("cvae", "--epochs", "3", "--data-dir", str(data_dir), "--out", str(out), *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = assert_complete_run(out, 3)
+    assert list(rows[0]) == ["epoch", "loss", "reconstruction", "kl", "elbo", "test_loss", "test_reconstruction",
+                             "test_kl", "test_elbo", "seconds", "images_per_s"]
+    for row in rows:
+        assert all(np.isfinite(float(v)) for v in row.values())
+        assert float(row["test_elbo"]) < 0 and float(row["images_per_s"]) > 0
+
+    doc = json.loads((out / "config.json").read_text())
+    assert doc["config"] == {"model": "cvae", "epochs": 3, "batch_size": 64, "latent_dim": 4, "lr": 1e-4,
+                             "dataset": "mnist", "data_dir": str(data_dir), "train_size": None, "out": str(out),
+                             "seed": 3, "jit_compile": False}
+    assert set(doc["versions"]) >= {"tfgen", "tensorflow", "keras"}
+    assert doc["data"]["num_train"] == 256 and doc["data"]["num_test"] == 64
+    assert config_lib.load(out / "config.json").latent_dim == 4
+
+    grid = iio.imread(out / "images" / "epoch_0003.png")
+    assert grid.ndim == 2 and grid.dtype == np.uint8  # one 4x4 grid of grayscale samples
+    assert (out / "checkpoints" / "checkpoint").is_file()
+    assert "wrote" in result.stdout and "progress.gif" in result.stdout
+
+    # A second run into the same directory is refused; --overwrite replaces it.
+    again = run_train("cvae", "--epochs", "1", "--data-dir", str(data_dir), "--out", str(out), *TINY)
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+    assert len(read_rows(out)) == 3
+    (out / "marker").write_text("from the first run")
+    again = run_train("cvae", "--epochs", "1", "--data-dir", str(data_dir), "--out", str(out), "--overwrite", *TINY)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert not (out / "marker").exists()
+    assert_complete_run(out, 1)
+
+
+def test_resume_after_kill_finishes_every_epoch_once(tmp_path, data_dir):
+    out, epochs = tmp_path / "run", 40
+    args = [sys.executable, str(REPO / "train.py"), "cvae", "--epochs", str(epochs), "--data-dir", str(data_dir),
+            "--out", str(out), *TINY]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    state = out / "checkpoints" / "checkpoint"
+    deadline = time.monotonic() + 240
+    try:
+        # Kill as soon as epoch 2's checkpoint exists: mid-way through a later epoch.
+        while not (state.is_file() and "ckpt-2" in state.read_text()):
+            assert proc.poll() is None, "training ended before it could be killed"
+            assert time.monotonic() < deadline, "training did not reach epoch 2 in time"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    finished_before = len(read_rows(out))
+    assert 2 <= finished_before < epochs
+
+    result = run_train("cvae", "--epochs", str(epochs), "--data-dir", str(data_dir), "--out", str(out), "--resume",
+                       *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resuming" in result.stdout
+    assert_complete_run(out, epochs)
+
+    # Resuming may extend the run, not change what defines it.
+    result = run_train("cvae", "--epochs", str(epochs), "--data-dir", str(data_dir), "--out", str(out), "--resume",
+                       "--latent-dim", "9")
+    assert result.returncode == 2 and "--latent-dim 9 differs from the resumed run's latent_dim=4" in result.stderr
+    result = run_train("cvae", "--epochs", str(epochs + 1), "--data-dir", str(data_dir), "--out", str(out),
+                       "--resume")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_complete_run(out, epochs + 1)
+
+
+class PoisonEpoch(keras.callbacks.Callback):
+    """Makes the logs of one epoch non-finite, as a diverging run would."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            logs["loss"] = float("nan")
+
+
+def test_non_finite_loss_stops_with_the_epoch_and_keeps_the_last_good_checkpoint(tmp_path, data_dir, capsys):
+    out = tmp_path / "run"
+    cfg = config_lib.resolve("cvae", {"epochs": 4, "batch_size": 64, "latent_dim": 4, "data_dir": str(data_dir),
+                                      "out": str(out)})
+    assert runner.run(cfg, extra_callbacks=[PoisonEpoch(2)]) == 1
+    err = capsys.readouterr().err
+    assert "non-finite loss (nan) in epoch 2" in err and "ckpt-1" in err
+    assert [int(r["epoch"]) for r in read_rows(out)] == [1]
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["epoch_0000.png", "epoch_0001.png"]
+    assert not (out / "saved_model").exists()
+    # The last good checkpoint resumes.
+    assert runner.run(cfg, resume=True) == 0
+    assert_complete_run(out, 4)
+
+
+def test_a_diverging_learning_rate_stops_in_epoch_1(tmp_path, data_dir):
+    out = tmp_path / "run"
+    result = run_train("cvae", "--epochs", "3", "--lr", "1e12", "--data-dir", str(data_dir), "--out", str(out), *TINY)
+    assert result.returncode == 1
+    assert "in epoch 1; no epoch finished, so there is no checkpoint" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (out / "metrics.csv").exists()
+
+
+def test_python_dash_m_tfgen_is_train_py():
+    result = subprocess.run([sys.executable, "-m", "tfgen", "--list"], cwd=REPO, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("cvae")
