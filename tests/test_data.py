@@ -38,7 +38,8 @@ def test_missing_keys_are_named(tmp_path):
     "key, value, message",
     [
         ("x_train", np.zeros((4, 28, 28), np.float32), r"x_train must be uint8 of shape \(N, 28, 28\); got float32"),
-        ("x_test", np.zeros((4, 32, 32), np.uint8), r"x_test must be uint8 of shape \(N, 28, 28\); got uint8 \(4, 32, 32\)"),
+        ("x_test", np.zeros((4, 32, 32), np.uint8),
+         r"x_test must be uint8 of shape \(N, 28, 28\); got uint8 \(4, 32, 32\)"),
         ("y_train", np.zeros((3,), np.uint8), r"y_train must be integer labels of shape \(256,\)"),
         ("y_test", np.full((64,), 12, np.uint8), r"y_test labels must be in 0\.\.9"),
     ],

@@ -96,8 +96,8 @@ def test_cvae_defaults_are_the_tutorials():
 
 def test_cvae_architecture_matches_the_tutorial():
     model = build("cvae", latent_dim=50)
-    enc = [(type(l).__name__, l.output.shape[1:]) for l in model.inference_net.layers]
-    dec = [(type(l).__name__, l.output.shape[1:]) for l in model.generative_net.layers]
+    enc = [(type(layer).__name__, layer.output.shape[1:]) for layer in model.inference_net.layers]
+    dec = [(type(layer).__name__, layer.output.shape[1:]) for layer in model.generative_net.layers]
     assert enc == [("Conv2D", (13, 13, 32)), ("Conv2D", (6, 6, 64)), ("Flatten", (2304,)), ("Dense", (100,))]
     assert dec == [("Dense", (1568,)), ("Reshape", (7, 7, 32)), ("Conv2DTranspose", (14, 14, 64)),
                    ("Conv2DTranspose", (28, 28, 32)), ("Conv2DTranspose", (28, 28, 1))]

@@ -108,6 +108,9 @@ def test_resume_after_kill_finishes_every_epoch_once(tmp_path, data_dir):
     result = run_train("cvae", "--epochs", str(epochs), "--data-dir", str(data_dir), "--out", str(out), "--resume",
                        "--latent-dim", "9")
     assert result.returncode == 2 and "--latent-dim 9 differs from the resumed run's latent_dim=4" in result.stderr
+    result = run_train("cvae", "--epochs", "2", "--data-dir", str(data_dir), "--out", str(out), "--resume")
+    assert result.returncode == 2 and f"--epochs 2 is fewer than the {epochs} epochs" in result.stderr
+    assert config_lib.load(out / "config.json").epochs == epochs
     result = run_train("cvae", "--epochs", str(epochs + 1), "--data-dir", str(data_dir), "--out", str(out),
                        "--resume")
     assert result.returncode == 0, result.stderr[-3000:]

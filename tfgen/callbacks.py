@@ -149,11 +149,21 @@ class Checkpointer(keras.callbacks.Callback):
     too (this callback runs after those), so ``--resume`` continues at N + 1.
     """
 
+    PREFIX = "ckpt"
+
     def __init__(self, directory: Path, model: keras.Model, max_to_keep: int = 2):
         super().__init__()
+        self.set_model(model)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer, epoch=self.epoch)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=max_to_keep)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=max_to_keep,
+                                                  checkpoint_name=self.PREFIX)
+
+    @classmethod
+    def finished_epochs(cls, directory: Path) -> int:
+        """Epochs finished by the newest checkpoint in ``directory``, read without building a model."""
+        latest = tf.train.latest_checkpoint(str(directory))
+        return int(latest.rsplit(f"{cls.PREFIX}-", 1)[1]) if latest else 0
 
     def restore(self) -> int:
         """Restores the newest checkpoint, if any; returns the epochs it had finished."""

