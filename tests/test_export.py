@@ -29,10 +29,11 @@ LOAD_WITHOUT_TFGEN = textwrap.dedent(
     results = {}
     for name, fn in loaded.signatures.items():
         if name in ("generate", "encode"):
-            arg = {"generate": "z", "encode": "images"}[name]
-            for key, value in fn(**{arg: tf.constant(given[arg])}).items():
+            args = {key: tf.constant(given[key]) for key in fn.structured_input_signature[1]}
+            for key, value in fn(**args).items():
                 results[f"{name}/{key}"] = value.numpy()
-    results["generate_fn"] = loaded.generate(tf.constant(given["z"]))["images"].numpy()
+    generate_args = [tf.constant(given["z"])] + ([tf.constant(given["label"])] if "generate/label" in given else [])
+    results["generate_fn"] = loaded.generate(*generate_args)["images"].numpy()
     np.savez(outputs, **results)
     print(sorted(loaded.signatures))
     """
@@ -62,17 +63,17 @@ def test_saved_model_matches_the_model_without_tfgen(tmp_path, name):
     assert not list(tmp_path.glob(".saved_model*"))  # written to a temporary name, then renamed
 
     z = np.random.default_rng(0).standard_normal((7, 6)).astype(np.float32)
-    stdout, got = load_in_fresh_process(tmp_path, tmp_path / "saved_model", z=z, images=x[:5])
-    assert "generate" in stdout
-    expected = model.sample(tf.constant(z)).numpy()
+    label = np.arange(7, dtype=np.int32) % 10
+    extra = {"generate/label": np.ones(1)} if model.conditional else {}
+    stdout, got = load_in_fresh_process(tmp_path, tmp_path / "saved_model", z=z, images=x[:7], label=label, **extra)
+    assert "generate" in stdout and "encode" in stdout
+    labels = (tf.constant(label),) if model.conditional else ()
+    expected = model.sample(tf.constant(z), *labels).numpy()
     assert got["generate/images"].shape == (7, 28, 28, 1)
     np.testing.assert_allclose(got["generate/images"], expected, atol=1e-5)
     np.testing.assert_allclose(got["generate_fn"], expected, atol=1e-5)
-    if hasattr(model, "encode"):
-        assert "encode" in stdout
-        mean, logvar = model.encode(tf.constant(x[:5]))
-        np.testing.assert_allclose(got["encode/mean"], mean.numpy(), atol=1e-5)
-        np.testing.assert_allclose(got["encode/logvar"], logvar.numpy(), atol=1e-5)
+    for key, value in model.encode_outputs(tf.constant(x[:7]), *labels).items():
+        np.testing.assert_allclose(got[f"encode/{key}"], value.numpy(), atol=1e-5)
 
 
 def test_saved_model_cli_lists_generate_and_encode(tmp_path):

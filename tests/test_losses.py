@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgen.losses import bernoulli_log_likelihood, log_normal_pdf
+from tfgen.losses import batch_l2_norm, bernoulli_log_likelihood, gaussian_kl, log_normal_pdf, squared_error
 
 
 def test_log_normal_pdf_matches_hand_computed_values():
@@ -40,3 +40,29 @@ def test_bernoulli_log_likelihood_is_stable_for_large_logits(logit):
     got = bernoulli_log_likelihood(x, tf.constant([[[[logit]]]])).numpy()[0]
     assert np.isfinite(got)
     np.testing.assert_allclose(got, 0.0 if logit > 0 else -80.0, atol=1e-6)
+
+
+def test_squared_error_sums_pixels_per_example():
+    x = tf.constant([[[[1.0], [0.0]]], [[[0.5], [0.5]]]])
+    x_hat = tf.constant([[[[0.0], [0.0]]], [[[0.0], [1.0]]]])
+    np.testing.assert_allclose(squared_error(x, x_hat).numpy(), [1.0, 0.5])
+
+
+def test_gaussian_kl_matches_hand_computed_values():
+    mean = tf.constant([[0.0, 0.0], [1.0, 0.0]])
+    logvar = tf.constant([[0.0, 0.0], [0.0, math.log(2.0)]])
+    # KL = 0.5 * sum(var + mean^2 - 1 - log var)
+    expected = [0.0, 0.5 * (1.0 + 1.0 - 1.0 - 0.0) + 0.5 * (2.0 - 1.0 - math.log(2.0))]
+    np.testing.assert_allclose(gaussian_kl(mean, logvar).numpy(), expected, rtol=1e-6)
+
+
+def test_gaussian_kl_equals_the_monte_carlo_estimate_in_expectation():
+    mean, logvar = tf.constant([[0.3, -1.0]]), tf.constant([[0.2, -0.5]])
+    z = mean + tf.exp(0.5 * logvar) * tf.random.normal((200000, 2), seed=1)
+    mc = tf.reduce_mean(log_normal_pdf(z, mean, logvar) - log_normal_pdf(z, 0.0, 0.0))
+    np.testing.assert_allclose(float(mc), float(gaussian_kl(mean, logvar)[0]), atol=0.02)
+
+
+def test_batch_l2_norm_is_one_number_for_the_whole_batch():
+    z = tf.constant([[3.0, 0.0], [0.0, 4.0]])
+    assert float(batch_l2_norm(z)) == 5.0

@@ -32,14 +32,30 @@ def test_unknown_model_names_the_valid_ones():
         registry.get("nope")
 
 
+def sample_args(model, n=5):
+    z = tf.random.normal((n, model.latent_dim), seed=3)
+    return (z, tf.range(n) % 10) if model.conditional else (z,)
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_sample_is_in_unit_range_with_image_shape_and_deterministic(name):
     model = build(name)
-    z = tf.random.normal((5, 8), seed=3)
-    images = model.sample(z).numpy()
+    args = sample_args(model)
+    images = model.sample(*args).numpy()
     assert images.shape == (5, 28, 28, 1)
     assert images.min() >= 0.0 and images.max() <= 1.0
-    np.testing.assert_array_equal(images, model.sample(z).numpy())
+    np.testing.assert_array_equal(images, model.sample(*args).numpy())
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS if hasattr(registry.get(n), "latent_mean")])
+def test_encoders_give_a_code_per_image_and_reconstruct_in_unit_range(name):
+    model = build(name)
+    images, labels = batch(model, n=6)
+    assert model.latent_mean(images, labels).shape == (6, 8)
+    recon = model.reconstruct(images, labels).numpy()
+    assert recon.shape == (6, 28, 28, 1) and recon.min() >= 0.0 and recon.max() <= 1.0
+    outputs = model.encode_outputs(images, labels)
+    assert all(v.shape == (6, 8) for v in outputs.values())
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -81,6 +97,10 @@ def test_grid_inputs_are_fixed_by_the_seed(name):
     assert not np.array_equal(a["z"], c["z"])
     rows, cols = model.grid_shape
     assert a["z"].shape == (rows * cols, 8)
+    assert model.sample(**a).shape == (rows * cols, 28, 28, 1)
+    if model.conditional:  # one row per digit, the same codes in every row
+        assert a["labels"].tolist() == [d for d in range(10) for _ in range(cols)]
+        np.testing.assert_array_equal(a["z"][:cols], a["z"][cols : 2 * cols])
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -112,3 +132,81 @@ def test_cvae_loss_terms_add_up_to_the_negative_elbo():
     np.testing.assert_allclose(float(losses["loss"]), float(losses["reconstruction"]) + float(losses["kl"]), rtol=1e-5)
     # An untrained decoder outputs probabilities near 1/2: about 784 * log 2 nats of reconstruction.
     assert 300 < float(losses["reconstruction"]) < 800
+
+
+def test_mlp_vae_architecture_matches_the_reference():
+    model = build("vae", latent_dim=50)
+    assert [layer.units for layer in model.encoder.layers] == [512, 256]
+    assert model.mean_head.units == model.logvar_head.units == 50
+    dense = [layer for layer in model.decoder.layers if hasattr(layer, "units")]
+    assert [layer.units for layer in dense] == [256, 512, 784]
+    assert dense[-1].activation.__name__ == "sigmoid"
+    assert type(model.optimizer).__name__ == "AdamW" and model.optimizer.weight_decay == 0.01
+    assert model.grid_shape == (8, 8) and model.input_range == "unit"
+
+
+def test_vae_loss_is_squared_error_plus_kl():
+    model = build("vae")
+    losses = model.compute_losses(batch(model))
+    np.testing.assert_allclose(float(losses["loss"]), float(losses["reconstruction"]) + float(losses["kl"]), rtol=1e-6)
+    assert float(losses["kl"]) >= 0.0
+
+
+def test_cond_vae_uses_the_label():
+    model = build("cond_vae")
+    assert model.encoder.layers[0].kernel.shape[0] == 784 + 10
+    assert model.decoder.layers[0].kernel.shape[0] == 8 + 10
+    z = tf.zeros((2, 8))
+    a, b = model.sample(z, tf.constant([1, 1])), model.sample(z, tf.constant([1, 7]))
+    np.testing.assert_array_equal(a[0], b[0])
+    assert not np.allclose(a[1], b[1])
+    # A blend of one-hots decodes between the two digits.
+    blend = model.sample(z[:1], tf.constant([[0.0] * 10]) + 0.1).numpy()
+    assert blend.shape == (1, 28, 28, 1)
+
+
+def test_conv_vae_architecture_and_log_std_head():
+    model = build("conv_vae", latent_dim=2)
+    shapes = [tuple(layer.output.shape[1:]) for layer in model.encoder.layers]
+    assert shapes[:3] == [(14, 14, 16), (14, 14, 16), (14, 14, 16)]
+    assert shapes[-1] == (32 * 7 * 7,)
+    assert [type(layer).__name__ for layer in model.encoder.layers].count("BatchNormalization") == 3
+    x = batch(model)[0]
+    _, logvar = model.encode(x)
+    log_std = model.log_std_head(model.encoder(x))
+    np.testing.assert_allclose(logvar.numpy(), 2.0 * log_std.numpy(), rtol=1e-6)
+    assert config.model_defaults("conv_vae")["latent_dim"] == 2
+
+
+def test_noise_vae_loss_is_squared_error_plus_batch_code_norm_over_batch_size():
+    model = build("noise_vae")
+    x, labels = batch(model, n=4)
+    h, logvar = model.encode(x)
+    np.testing.assert_array_equal(logvar.numpy(), 0.0)  # q(z|x) = N(h, I)
+    losses = model.compute_losses((x, labels), training=True)
+    np.testing.assert_allclose(float(losses["loss"]), float(losses["reconstruction"]) + float(losses["code_norm"]),
+                               rtol=1e-6)
+    # sqrt(sum (h + eps)^2) / 4 with eps ~ N(0, I) over 4 x 8 values: about sqrt(|h|^2 + 32) / 4
+    expected = np.sqrt(np.sum(h.numpy() ** 2) + 32) / 4
+    assert 0.5 * expected < float(losses["code_norm"]) < 1.5 * expected
+
+
+def test_ae_fits_a_gaussian_to_its_codes_and_samples_from_it():
+    model = build("ae")
+    x, labels = batch(model, n=32)
+    for _ in range(3):
+        model.train_step((x, labels))
+    code = model.encode(x).numpy()
+    m = model.momentum
+    assert not np.allclose(model.code_mean.numpy(), 0.0)
+    # After k updates from (0, 1) the running mean is (1 - m^k) of the recent batch means.
+    assert np.all(np.abs(model.code_mean.numpy()) <= np.abs(code).max(axis=0) + 1e-3)
+    assert model.code_std.numpy().min() < 1.0 and 1 - m**3 > 0
+    z = tf.ones((1, 8))
+    np.testing.assert_allclose(model.sample(z).numpy(),
+                               model.decode(model.code_mean[None] + model.code_std[None]).numpy(), atol=1e-6)
+    assert set(model.encode_outputs(x)) == {"code"}
+    model.test_step((x, labels))  # evaluation does not move the statistics
+    before = model.code_mean.numpy().copy()
+    model.test_step((x, labels))
+    np.testing.assert_array_equal(before, model.code_mean.numpy())

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tfgen import config as config_lib
-from tfgen import images, runner
+from tfgen import images, registry, runner
 
 from conftest import REPO, run_train
 
@@ -157,3 +157,18 @@ def test_python_dash_m_tfgen_is_train_py():
     result = subprocess.run([sys.executable, "-m", "tfgen", "--list"], cwd=REPO, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0 and result.stdout.startswith("cvae")
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_every_model_trains_and_writes_its_run_directory(tmp_path, data_dir, name):
+    out = tmp_path / name
+    cfg = config_lib.resolve(name, {"epochs": 2, "batch_size": 64, "latent_dim": 4, "data_dir": str(data_dir),
+                                    "out": str(out)})
+    assert runner.run(cfg) == 0
+    rows = assert_complete_run(out, 2)
+    model = registry.get(name)
+    assert [c for c in rows[0] if c in model.loss_names] == list(model.loss_names)
+    assert [c for c in rows[0] if c.startswith("test_")] == [f"test_{n}" for n in model.loss_names]
+    grid = iio.imread(out / "images" / "epoch_0002.png")
+    rows_, cols = model.grid_shape
+    assert grid.shape[0] / grid.shape[1] == pytest.approx(rows_ / cols, rel=0.02)

@@ -11,9 +11,6 @@ from tfgen import config as config_lib
 from tfgen import registry
 from tfgen.config import ConfigError
 
-# TensorFlow's C++ INFO lines (oneDNN, "no CUDA drivers") drown the training log; warnings stay.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-
 # Flags that map one to one onto RunConfig keys.
 CONFIG_FLAGS = ("epochs", "batch_size", "latent_dim", "lr", "dataset", "data_dir", "train_size", "out", "seed")
 
@@ -63,6 +60,11 @@ def describe_models() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status (2 for bad input)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["explore"]:
+        from tfgen import explore
+
+        return explore.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list:

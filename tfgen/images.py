@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import imageio.v2 as imageio
 import numpy as np
@@ -55,26 +55,41 @@ def gif_frame_indices(n: int) -> list[int]:
 
 
 def write_gif(path: str | os.PathLike, pngs: Sequence[str | os.PathLike], duration: float = 0.1) -> int:
-    """Assembles the PNGs into an endlessly looping GIF, one frame at a time.
+    """The training-progress GIF: the tutorial's choice of frames out of the per-epoch PNGs.
+
+    Returns the number of frames written.
+    """
+    indices = gif_frame_indices(len(pngs))
+    return write_frames(path, (_read_frame(pngs[i]) for i in indices), duration)
+
+
+def write_frames(path: str | os.PathLike, frames: Iterable[Image.Image | np.ndarray], duration: float = 0.1) -> int:
+    """Writes an endlessly looping GIF one frame at a time; returns the number of frames.
 
     Pillow's own animated-GIF writer and imageio's (which uses it) keep every
     frame until the file is closed, so each frame is encoded here with
     Pillow's per-frame GIF encoder (``GifImagePlugin.getheader``/``getdata``)
-    and written at once: memory stays at one frame however long the run.
+    and written at once: memory stays at one frame however many there are.
     Grayscale frames share one gray palette; colour frames get their own.
-    Returns the number of frames written.
     """
-    indices = gif_frame_indices(len(pngs))
     ms = int(round(duration * 1000))
+    count = 0
     with atomic_path(path) as tmp, open(tmp, "wb") as fp:
-        for n, i in enumerate(indices):
-            with Image.open(pngs[i]) as png:
-                gray = png.mode in ("L", "LA", "I", "I;16")
-                frame = png.convert("L") if gray else png.convert("RGB").quantize(256)
-            if n == 0:
-                header, _ = GifImagePlugin.getheader(frame, info={"loop": 0, "duration": ms})
+        for frame in frames:
+            image = Image.fromarray(frame) if isinstance(frame, np.ndarray) else frame
+            gray = image.mode in ("L", "LA", "I", "I;16")
+            image = image.convert("L") if gray else image.convert("RGB").quantize(256)
+            if count == 0:
+                header, _ = GifImagePlugin.getheader(image, info={"loop": 0, "duration": ms})
                 fp.write(b"".join(header))
-            for chunk in GifImagePlugin.getdata(frame, duration=ms, include_color_table=not gray):
+            for chunk in GifImagePlugin.getdata(image, duration=ms, include_color_table=not gray):
                 fp.write(chunk)
+            count += 1
         fp.write(b";")  # GIF trailer
-    return len(indices)
+    return count
+
+
+def _read_frame(path: str | os.PathLike) -> Image.Image:
+    with Image.open(path) as png:
+        png.load()
+        return png.copy()

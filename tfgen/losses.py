@@ -30,3 +30,28 @@ def bernoulli_log_likelihood(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     cross_ent = tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits)
     return -tf.reduce_sum(cross_ent, axis=tf.range(1, tf.rank(x)))
 
+
+
+def squared_error(x: tf.Tensor, x_hat: tf.Tensor) -> tf.Tensor:
+    """Squared error between images, summed over every non-batch axis (the pixels), one value per example.
+
+    The references' ``MSELoss(reduction='sum')`` is this summed over the batch too.
+    """
+    return tf.reduce_sum(tf.square(x - x_hat), axis=tf.range(1, tf.rank(x)))
+
+
+def gaussian_kl(mean: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor:
+    """Closed-form KL(N(mean, exp(logvar)) || N(0, I)), summed over the latent dimensions (axis 1).
+
+    One value per example: -0.5 * sum(1 + logvar - mean^2 - exp(logvar)).
+    """
+    return -0.5 * tf.reduce_sum(1.0 + logvar - tf.square(mean) - tf.exp(logvar), axis=1)
+
+
+def batch_l2_norm(z: tf.Tensor) -> tf.Tensor:
+    """The L2 norm of a whole batch of codes, sqrt(sum z^2) over examples and dimensions: one scalar.
+
+    The "poor man's VAE" regulariser. It does not split into per-example terms,
+    so it is reduced over the batch by its definition, not by a mean.
+    """
+    return tf.sqrt(tf.reduce_sum(tf.square(z)))

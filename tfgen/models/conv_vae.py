@@ -1,0 +1,80 @@
+"""``conv_vae``: the BatchNorm convolutional VAE with a 2-D latent.
+
+Mirrors the reference PyTorch VAE: encoder Conv 16 3x3 s2 -> BN -> LeakyReLU(0.2)
+-> Conv 32 3x3 s2 -> BN -> LeakyReLU -> Conv 32 3x3 s1 -> BN -> LeakyReLU ->
+flatten -> two linear heads (mean, log of the standard deviation); decoder
+Dense 32*7*7 -> Conv2DTranspose 16 4x4 s2 -> ReLU -> Conv2DTranspose 1 4x4 s2
+-> sigmoid; z = mean + eps * exp(log_std); loss = summed squared error + KL
+with var = exp(log_std)^2; inputs in [0, 1].
+
+Where tfgen differs, and why: the reference gives no optimizer settings for
+this model; tfgen uses Adam 1e-4 (the learning rate of the reference's other
+networks in the same program), batch 64 and 30 epochs. The reference's
+MSELoss averages over pixels; tfgen sums the squared error over pixels (as the
+issue and the other VAEs do), so the KL term is not swamped. ``encode`` reports
+the log-variance (2 * log_std) like every tfgen VAE; ``log_std`` is what the
+network outputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from tfgen.losses import gaussian_kl, squared_error
+from tfgen.models.base import EncoderDecoder
+from tfgen.registry import register
+
+
+def conv_bn(filters: int, strides: int) -> list[keras.layers.Layer]:
+    return [keras.layers.Conv2D(filters, 3, strides=strides, padding="same"), keras.layers.BatchNormalization(),
+            keras.layers.LeakyReLU(negative_slope=0.2)]
+
+
+@register("conv_vae")
+class ConvVAE(EncoderDecoder):
+    """BatchNorm convolutional VAE with a 2-D latent (mean and log-std heads)."""
+
+    loss_names = ("loss", "reconstruction", "kl")
+    train_defaults = {"epochs": 30, "batch_size": 64}
+    input_range = "unit"
+    grid_shape = (8, 8)
+
+    def __init__(self, latent_dim: int = 2, learning_rate: float = 1e-4, seed: int | None = None, **kwargs: Any):
+        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
+        self.encoder = keras.Sequential(
+            [keras.Input((28, 28, 1)), *conv_bn(16, 2), *conv_bn(32, 2), *conv_bn(32, 1), keras.layers.Flatten()],
+            name="encoder",
+        )
+        self.mean_head = keras.layers.Dense(latent_dim, name="mean")
+        self.log_std_head = keras.layers.Dense(latent_dim, name="log_std")
+        self.mean_head.build((None, 32 * 7 * 7))
+        self.log_std_head.build((None, 32 * 7 * 7))
+        self.decoder = keras.Sequential(
+            [
+                keras.Input((latent_dim,)),
+                keras.layers.Dense(32 * 7 * 7),
+                keras.layers.Reshape((7, 7, 32)),
+                keras.layers.Conv2DTranspose(16, 4, strides=2, padding="same", activation="relu"),
+                keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="sigmoid"),
+            ],
+            name="decoder",
+        )
+        self.built = True
+
+    def encode(self, images, labels=None, training=False):
+        h = self.encoder(images, training=training)
+        return self.mean_head(h), 2.0 * self.log_std_head(h)  # logvar = log(std^2)
+
+    def sample(self, z, labels=None):
+        return self.decoder(z)
+
+    def compute_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:
+        x = batch[0]
+        mean, logvar = self.encode(x, training=training)
+        x_hat = self.decoder(self.reparameterize(mean, logvar), training=training)
+        reconstruction = tf.reduce_mean(squared_error(x, x_hat))
+        kl = tf.reduce_mean(gaussian_kl(mean, logvar))
+        return {"loss": reconstruction + kl, "reconstruction": reconstruction, "kl": kl}
