@@ -4,9 +4,12 @@ import json
 
 import pytest
 
+from tfgen import registry
 from tfgen.cli import build_parser, main
 
 from conftest import run_train
+
+ALL = ", ".join(registry.names())
 
 
 def cli(*args):
@@ -19,8 +22,8 @@ def cli(*args):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["nope"], "unknown model 'nope'; choose one of: cvae"),
-        ([], "name a model to train; choose one of: cvae"),
+        (["nope"], f"unknown model 'nope'; choose one of: {ALL}"),
+        ([], f"name a model to train; choose one of: {ALL}"),
         (["cvae", "--dataset", "cifar"], "unknown dataset 'cifar'; choose one of: mnist, mnist-sample, fashion-mnist"),
         (["cvae", "--epochs", "0"], "--epochs must be a positive integer; got 0"),
         (["cvae", "--batch-size", "-4"], "--batch-size must be a positive integer; got -4"),
@@ -97,8 +100,10 @@ def test_out_that_cannot_be_created_is_refused_before_training(tmp_path, data_di
 
 def test_list_shows_every_model_with_its_defaults(capsys):
     assert cli("--list") == 0
-    out = capsys.readouterr().out
-    assert out.startswith("cvae") and "epochs 100, batch 100, latent 50, lr 0.0001" in out
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == registry.names()
+    cvae = next(line for line in lines if line.startswith("cvae "))
+    assert "epochs 100, batch 100, latent 50, lr 0.0001" in cvae
 
 
 def test_help_documents_every_flag():
@@ -114,5 +119,5 @@ def test_the_real_script_reports_bad_input_without_a_traceback(tmp_path):
     assert "tfgen: error: --epochs must be a positive integer; got -1" in result.stderr
     assert "Traceback" not in result.stderr
     result = run_train("gan-of-my-dreams", timeout=120)
-    assert result.returncode == 2 and "choose one of: cvae" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and f"choose one of: {ALL}" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
