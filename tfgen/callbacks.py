@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from tfgen import images
 from tfgen.export import export_saved_model
-from tfgen.files import atomic_path, write_text
+from tfgen.files import write_text
 
 
 def png_path(run_dir: Path, epoch: int) -> Path:
@@ -196,28 +196,19 @@ class FinalOutputs(keras.callbacks.Callback):
 
 def plot_losses(rows: list[dict[str, str]], path: Path) -> None:
     """One panel per loss term: training and test value per epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
     if not rows:
         return
     epochs = [int(r["epoch"]) for r in rows]
     terms = [c for c in rows[0] if c not in ("epoch", "seconds", "images_per_s") and not c.startswith("test_")]
-    fig, axes = plt.subplots(1, len(terms), figsize=(3.2 * len(terms), 3), squeeze=False)
-    try:
-        for ax, term in zip(axes[0], terms):
-            ax.plot(epochs, [float(r[term]) for r in rows], label="train")
-            if f"test_{term}" in rows[0]:
-                ax.plot(epochs, [float(r[f"test_{term}"]) for r in rows], label="test")
-            ax.set_title(term)
-            ax.set_xlabel("epoch")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.legend()
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=100)
-    finally:
-        plt.close(fig)
+    fig, axes = images.pyplot().subplots(1, len(terms), figsize=(3.2 * len(terms), 3), squeeze=False)
+    for ax, term in zip(axes[0], terms):
+        ax.plot(epochs, [float(r[term]) for r in rows], label="train")
+        if f"test_{term}" in rows[0]:
+            ax.plot(epochs, [float(r[f"test_{term}"]) for r in rows], label="test")
+        ax.set_title(term)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend()
+    images.save_figure(fig, path)

@@ -177,25 +177,13 @@ def latent_map(run: Run, args: argparse.Namespace) -> None:
 
 
 def plot_scatter(means: np.ndarray, labels: np.ndarray, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from tfgen.files import atomic_path
-
-    fig, ax = plt.subplots(figsize=(6, 5.4))
-    try:
-        points = ax.scatter(means[:, 0], means[:, 1], c=labels, cmap="tab10", s=2, vmin=-0.5, vmax=9.5)
-        fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
-        ax.set_xlabel("z1 (mean)")
-        ax.set_ylabel("z2 (mean)")
-        ax.set_title("test-set latent means")
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=100)
-    finally:
-        plt.close(fig)
+    fig, ax = images.pyplot().subplots(figsize=(6, 5.4))
+    points = ax.scatter(means[:, 0], means[:, 1], c=labels, cmap="tab10", s=2, vmin=-0.5, vmax=9.5)
+    fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
+    ax.set_xlabel("z1 (mean)")
+    ax.set_ylabel("z2 (mean)")
+    ax.set_title("test-set latent means")
+    images.save_figure(fig, path)
     print(f"wrote {path}")
 
 

@@ -93,3 +93,23 @@ def _read_frame(path: str | os.PathLike) -> Image.Image:
     with Image.open(path) as png:
         png.load()
         return png.copy()
+
+
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: str | os.PathLike) -> None:
+    """Saves a matplotlib figure as PNG, atomically, and closes it so no figure leaks."""
+    try:
+        fig.tight_layout()
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=100)
+    finally:
+        pyplot().close(fig)

@@ -24,13 +24,6 @@ from tfgen.models.base import EncoderDecoder, one_hot
 from tfgen.registry import register
 
 
-def mlp(units: list[int], activation: str, name: str, output_activation: str | None = None) -> keras.Sequential:
-    """Dense layers: ``activation`` on all but the last, ``output_activation`` on the last."""
-    layers = [keras.layers.Dense(n, activation=activation) for n in units[:-1]]
-    layers.append(keras.layers.Dense(units[-1], activation=output_activation))
-    return keras.Sequential(layers, name=name)
-
-
 @register("vae")
 class VAE(EncoderDecoder):
     """MLP VAE: 784-512-256 encoder, z-256-512-784 decoder, squared error + KL.
