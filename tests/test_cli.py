@@ -24,7 +24,12 @@ def cli(*args):
     [
         (["nope"], f"unknown model 'nope'; choose one of: {ALL}"),
         ([], f"name a model to train; choose one of: {ALL}"),
-        (["cvae", "--dataset", "cifar"], "unknown dataset 'cifar'; choose one of: mnist, mnist-sample, fashion-mnist"),
+        (["cvae", "--dataset", "cifar"], "unknown dataset 'cifar'; choose one of: mnist, mnist-sample, fashion-mnist, "
+                                         "ring, moons, spiral, grid"),
+        (["cvae", "--dataset", "ring"], "model 'cvae' trains on images, not on 'ring'; choose --dataset from: mnist, "
+                                        "mnist-sample, fashion-mnist"),
+        (["gan", "--dataset", "mnist"], "model 'gan' trains on points, not on 'mnist'; choose --dataset from: ring, "
+                                        "moons, spiral, grid"),
         (["cvae", "--epochs", "0"], "--epochs must be a positive integer; got 0"),
         (["cvae", "--batch-size", "-4"], "--batch-size must be a positive integer; got -4"),
         (["cvae", "--latent-dim", "0"], "--latent-dim must be a positive integer; got 0"),

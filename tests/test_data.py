@@ -61,7 +61,8 @@ def test_pickled_object_arrays_are_refused(tmp_path):
 
 
 def test_unknown_dataset_lists_the_valid_ones():
-    with pytest.raises(DataError, match="unknown dataset 'cifar'; choose one of: mnist, mnist-sample, fashion-mnist"):
+    with pytest.raises(DataError, match="unknown dataset 'cifar'; choose one of: mnist, mnist-sample, fashion-mnist, "
+                                        "ring, moons, spiral, grid"):
         data.load("cifar")
 
 
@@ -143,3 +144,21 @@ def test_pipeline_batches_every_image_once(data_dir):
     assert [int(b[0].shape[0]) for b in batches] == [100, 100, 56]
     labels = np.concatenate([b[1].numpy() for b in batches])
     assert sorted(labels.tolist()) == sorted(ds.y_train.tolist())
+
+
+@pytest.mark.parametrize("name", data.POINT_DATASETS)
+def test_point_sets_are_reproducible_from_the_seed(name):
+    a, b, c = data.load(name, seed=1), data.load(name, seed=1), data.load(name, seed=2)
+    assert a.x_train.shape == (data.POINTS_TRAIN, 2) and a.x_test.shape == (data.POINTS_TEST, 2)
+    assert a.x_train.dtype == np.float32
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    assert not np.array_equal(a.x_train, c.x_train)
+
+
+@pytest.mark.parametrize("name, count, std", [("ring", 8, 0.05), ("grid", 25, 0.05)])
+def test_mixture_point_sets_lie_on_their_modes(name, count, std):
+    ds = data.load(name)
+    assert ds.modes.shape == (count, 2) and ds.mode_std == std
+    distance = np.linalg.norm(ds.x_train - ds.modes[ds.y_train], axis=1)
+    assert np.mean(distance <= 3 * std) > 0.98
+    assert np.bincount(ds.y_train).min() > 0.5 * len(ds.x_train) / count

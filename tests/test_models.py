@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgen import config, registry
+from tfgen import config, data, registry
 from tfgen.data import to_float
 
 from conftest import make_arrays
 
 MODELS = registry.names()
+IMAGE_MODELS = [n for n in MODELS if registry.get(n).data_kind == "images"]
 
 
 def build(name, latent_dim=8, seed=1):
@@ -19,6 +20,9 @@ def build(name, latent_dim=8, seed=1):
 
 
 def batch(model, n=8):
+    if model.data_kind == "points":
+        ds = data.make_points("ring", seed=0, num_train=n, num_test=1)
+        return tf.constant(ds.x_train), tf.constant(ds.y_train.astype(np.int32))
     arrays = make_arrays(num_train=n, num_test=1)
     return tf.constant(to_float(arrays["x_train"], model.input_range)), tf.constant(arrays["y_train"].astype(np.int32))
 
@@ -37,7 +41,7 @@ def sample_args(model, n=5):
     return (z, tf.range(n) % 10) if model.conditional else (z,)
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", IMAGE_MODELS)
 def test_sample_is_in_unit_range_with_image_shape_and_deterministic(name):
     model = build(name)
     args = sample_args(model)
@@ -95,6 +99,9 @@ def test_grid_inputs_are_fixed_by_the_seed(name):
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
     assert not np.array_equal(a["z"], c["z"])
+    if model.data_kind == "points":
+        assert model.sample(**a).shape == (len(a["z"]), 2)
+        return
     rows, cols = model.grid_shape
     assert a["z"].shape == (rows * cols, 8)
     assert model.sample(**a).shape == (rows * cols, 28, 28, 1)
@@ -106,7 +113,8 @@ def test_grid_inputs_are_fixed_by_the_seed(name):
 @pytest.mark.parametrize("name", MODELS)
 def test_model_defaults_are_valid_cli_defaults(name):
     defaults = config.model_defaults(name)
-    assert set(defaults) == {"epochs", "batch_size", "latent_dim", "lr"}
+    assert {"epochs", "batch_size", "latent_dim", "lr"} <= set(defaults) <= {"epochs", "batch_size", "latent_dim",
+                                                                           "lr", "dataset"}
     config.resolve(name, {})  # validates
 
 
@@ -210,3 +218,42 @@ def test_ae_fits_a_gaussian_to_its_codes_and_samples_from_it():
     before = model.code_mean.numpy().copy()
     model.test_step((x, labels))
     np.testing.assert_array_equal(before, model.code_mean.numpy())
+
+
+def test_gan_architecture_and_defaults_match_the_reference():
+    model = build("gan", latent_dim=32)
+    assert [layer.units for layer in model.generator.layers] == [128, 2]
+    assert [layer.units for layer in model.discriminator.layers] == [128, 1]
+    assert config.model_defaults("gan") == {"epochs": 100, "batch_size": 128, "dataset": "ring", "latent_dim": 32,
+                                            "lr": 1e-3}
+    assert model.sample(tf.zeros((3, 32))).shape == (3, 2)
+    p = model.discriminate(tf.zeros((4, 2))).numpy()
+    assert p.shape == (4,) and np.all((p > 0) & (p < 1))
+
+
+def test_gan_phases_change_only_their_own_network():
+    model = build("gan")
+    real = batch(model, n=16)[0]
+    g_before = [w.numpy().copy() for w in model.generator.weights]
+    d_before = [w.numpy().copy() for w in model.discriminator.weights]
+    d_loss = model.d_step(real)
+    assert np.isfinite(float(d_loss))
+    assert all(np.array_equal(b, w.numpy()) for b, w in zip(g_before, model.generator.weights))
+    assert all(not np.array_equal(b, w.numpy()) for b, w in zip(d_before, model.discriminator.weights))
+    d_after = [w.numpy().copy() for w in model.discriminator.weights]
+    g_loss = model.g_step(16)
+    assert np.isfinite(float(g_loss))
+    assert all(np.array_equal(b, w.numpy()) for b, w in zip(d_after, model.discriminator.weights))
+    assert all(not np.array_equal(b, w.numpy()) for b, w in zip(g_before, model.generator.weights))
+    assert int(model.d_optimizer.iterations) == 1 and int(model.optimizer.iterations) == 1
+
+
+def test_gan_losses_are_the_reference_cross_entropies():
+    model = build("gan")
+    real = batch(model, n=8)[0]
+    # With D's output layer zeroed, D(x) = 1/2 everywhere: D's loss is 2 log 2 and G's log 2.
+    out = model.discriminator.layers[-1]
+    out.kernel.assign(tf.zeros_like(out.kernel))
+    out.bias.assign(tf.zeros_like(out.bias))
+    np.testing.assert_allclose(float(model.d_loss(real)), 2 * np.log(2), rtol=1e-6)
+    np.testing.assert_allclose(float(model.g_loss(8)), np.log(2), rtol=1e-6)

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgen import images
+from tfgen import images, metrics
 from tfgen.export import export_saved_model
 from tfgen.files import write_text
 
@@ -73,6 +73,47 @@ class SampleGrid(keras.callbacks.Callback):
         images.write_png(png_path(self.run_dir, epoch), images.tile(samples, *self.grid_shape))
 
 
+class PointScatter(SampleGrid):
+    """The 2-D GAN's ``images/epoch_NNNN.png``: real and generated points over D's decision surface.
+
+    The axes are fixed from the real points, so the frames line up in the GIF.
+    """
+
+    def __init__(self, run_dir: Path, inputs: dict[str, np.ndarray], real: np.ndarray, initial_epoch: int,
+                 mesh: int = 80):
+        super().__init__(run_dir, inputs, (1, 1), initial_epoch)
+        self.real = real
+        low, high = real.min(axis=0), real.max(axis=0)
+        pad = 0.25 * (high - low).max()
+        self.limits = (low[0] - pad, high[0] + pad, low[1] - pad, high[1] + pad)
+        xs, ys = np.meshgrid(np.linspace(*self.limits[:2], mesh), np.linspace(*self.limits[2:], mesh))
+        self.mesh = (xs, ys, np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32))
+
+    def write(self, epoch: int) -> None:
+        fake = np.asarray(self.model.sample(**self.inputs))
+        xs, ys, points = self.mesh
+        probability = np.asarray(self.model.discriminate(points)).reshape(xs.shape)
+        frame = images.scatter_frame(self.real, fake, self.limits, (xs, ys, probability), f"epoch {epoch}")
+        images.write_png(png_path(self.run_dir, epoch), frame)
+
+
+class ModeCoverage(keras.callbacks.Callback):
+    """Adds ``modes_covered`` and ``high_quality`` of 10,000 generated points to each epoch's logs.
+
+    For point sets made of Gaussian modes (``ring``, ``grid``); the noise batch
+    is fixed, so the numbers are comparable from epoch to epoch. It runs before
+    :class:`MetricsCSV`, which writes them.
+    """
+
+    def __init__(self, modes: np.ndarray, std: float, z: np.ndarray):
+        super().__init__()
+        self.modes, self.std, self.z = modes, std, z
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if logs is not None:
+            logs.update(metrics.mode_coverage(np.asarray(self.model.sample(self.z)), self.modes, self.std))
+
+
 class MetricsCSV(keras.callbacks.Callback):
     """Appends one row per epoch to ``metrics.csv``.
 
@@ -110,6 +151,7 @@ class MetricsCSV(keras.callbacks.Callback):
         train_seconds = (self.train_end or now) - self.epoch_start
         logs = logs or {}
         names = [m.name for m in self.model.metrics]  # the model's own order, not Keras's sorted one
+        names += [k for k in logs if not k.startswith("val_") and k not in names]  # e.g. modes_covered
         row: dict[str, Any] = {"epoch": epoch + 1}
         row.update({name: f"{float(logs[name]):.7g}" for name in names if name in logs})
         row.update({f"test_{name}": f"{float(logs['val_' + name]):.7g}" for name in names if "val_" + name in logs})
@@ -155,7 +197,7 @@ class Checkpointer(keras.callbacks.Callback):
         super().__init__()
         self.set_model(model)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer, epoch=self.epoch)
+        self.checkpoint = tf.train.Checkpoint(model=model, epoch=self.epoch, **model.named_optimizers())
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=max_to_keep,
                                                   checkpoint_name=self.PREFIX)
 
@@ -169,8 +211,7 @@ class Checkpointer(keras.callbacks.Callback):
         """Restores the newest checkpoint, if any; returns the epochs it had finished."""
         if self.manager.latest_checkpoint is None:
             return 0
-        # Create the optimizer's slots first so they are restored, not built fresh later.
-        self.model.optimizer.build(self.model.trainable_variables)
+        # compile() has built every optimizer's slots, so they are restored, not created fresh later.
         self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
         return int(self.epoch.numpy())
 

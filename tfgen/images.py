@@ -113,3 +113,33 @@ def save_figure(fig, path: str | os.PathLike) -> None:
             fig.savefig(tmp, format="png", dpi=100)
     finally:
         pyplot().close(fig)
+
+
+def scatter_frame(real: np.ndarray, fake: np.ndarray, limits: tuple[float, float, float, float],
+                  surface: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, title: str = "") -> np.ndarray:
+    """A 2-D GAN frame: real and generated points on fixed axes over D's decision surface.
+
+    Args:
+        real, fake: (N, 2) points.
+        limits: (xmin, xmax, ymin, ymax), the same for every frame so a GIF does not jump.
+        surface: (xs, ys, probability) on a mesh, drawn as a filled contour.
+    Returns:
+        An RGB uint8 image.
+    """
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    try:
+        if surface is not None:
+            ax.contourf(*surface, levels=np.linspace(0.0, 1.0, 11), cmap="coolwarm", alpha=0.35)
+        ax.scatter(real[:, 0], real[:, 1], s=2, c="tab:blue", label="real")
+        ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:orange", label="generated")
+        ax.set_xlim(limits[0], limits[1])
+        ax.set_ylim(limits[2], limits[3])
+        ax.set_aspect("equal")
+        ax.legend(loc="upper right", fontsize=7, markerscale=4)
+        ax.set_title(title, fontsize=9)
+        fig.tight_layout()
+        fig.canvas.draw()
+        return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    finally:
+        plt.close(fig)

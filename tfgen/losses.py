@@ -55,3 +55,12 @@ def batch_l2_norm(z: tf.Tensor) -> tf.Tensor:
     so it is reduced over the batch by its definition, not by a mean.
     """
     return tf.sqrt(tf.reduce_sum(tf.square(z)))
+
+
+def bce_with_logits(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Binary cross-entropy -mean(y log sigmoid(l) + (1 - y) log(1 - sigmoid(l))), from logits.
+
+    Mean over every element (for a discriminator's (N, 1) output: over the batch),
+    as PyTorch's ``BCELoss`` on sigmoid outputs, but stable when |logits| is large.
+    """
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))

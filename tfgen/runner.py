@@ -79,6 +79,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
         0 on success, 1 when training stopped on a non-finite loss.
     """
     import keras
+    import numpy as np
 
     from tfgen import callbacks as cb
     from tfgen import registry
@@ -89,7 +90,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
     if finished > config.epochs:
         raise ConfigError(f"--epochs {config.epochs} is fewer than the {finished} epochs this run has already finished")
     if dataset is None:
-        dataset = data_lib.load(config.dataset, config.data_dir)
+        dataset = data_lib.load(config.dataset, config.data_dir, seed=config.seed)
     dataset = dataset.take_train(config.train_size)
 
     if overwrite and run_dir.exists():
@@ -112,11 +113,20 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
     train = data_lib.pipeline(dataset.x_train, dataset.y_train, config.batch_size, model.input_range,
                               shuffle=True, seed=config.seed + initial_epoch)
     test = data_lib.pipeline(dataset.x_test, dataset.y_test, config.batch_size, model.input_range, shuffle=False)
+    if model.data_kind == "points":
+        grid = cb.PointScatter(run_dir, model.grid_inputs(config.seed), dataset.x_test, initial_epoch)
+    else:
+        grid = cb.SampleGrid(run_dir, model.grid_inputs(config.seed), model.grid_shape, initial_epoch)
+    quality = []
+    if dataset.modes is not None:
+        z = np.random.default_rng([config.seed, 1]).standard_normal((10_000, config.latent_dim)).astype(np.float32)
+        quality.append(cb.ModeCoverage(dataset.modes, dataset.mode_std, z))
     callbacks = [
         *extra_callbacks,
+        *quality,
         cb.StopOnNonFiniteLoss(),
         cb.MetricsCSV(run_dir / "metrics.csv", len(dataset.x_train), initial_epoch),
-        cb.SampleGrid(run_dir, model.grid_inputs(config.seed), model.grid_shape, initial_epoch),
+        grid,
         checkpointer,
         cb.FinalOutputs(run_dir, config.epochs),
     ]

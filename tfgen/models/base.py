@@ -27,6 +27,7 @@ class GenerativeModel(keras.Model):
         input_range: value range of the training images (see ``tfgen.data.to_float``).
         grid_shape: rows and columns of the per-epoch sample grid.
         conditional: whether the model takes digit labels (then ``sample`` needs them).
+        data_kind: ``images`` (28x28 digits) or ``points`` (2-D toy sets).
     """
 
     registry_name: ClassVar[str] = ""
@@ -35,6 +36,7 @@ class GenerativeModel(keras.Model):
     input_range: ClassVar[str] = "unit"
     grid_shape: ClassVar[tuple[int, int]] = (4, 4)
     conditional: ClassVar[bool] = False
+    data_kind: ClassVar[str] = "images"
 
     def __init__(self, latent_dim: int, learning_rate: float, seed: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -81,9 +83,19 @@ class GenerativeModel(keras.Model):
         return keras.optimizers.Adam(self.learning_rate)
 
     def compile(self, jit_compile: bool = False, steps_per_execution: int = 1) -> None:  # type: ignore[override]
-        """Compiles with the model's own optimizer; XLA only when asked for."""
+        """Compiles with the model's own optimizer(s), each built for its own variables; XLA only when asked for."""
         super().compile(optimizer=self.make_optimizer(), jit_compile=jit_compile,
                         steps_per_execution=steps_per_execution)
+        for optimizer, variables in self.optimizer_variables():
+            optimizer.build(variables)
+
+    def optimizer_variables(self) -> list[tuple[keras.optimizers.Optimizer, list]]:
+        """Each optimizer with the variables it updates (adversarial models: one pair per network)."""
+        return [(self.optimizer, self.trainable_variables)]
+
+    def named_optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
+        """Every optimizer by a stable name, for checkpoints (``optimizer`` is the one Keras knows)."""
+        return {"optimizer": self.optimizer}
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:

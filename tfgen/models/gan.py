@@ -1,0 +1,128 @@
+"""``gan``: the toy 2-D GAN of the course notes.
+
+Mirrors the reference: G = Dense(z=32 -> 128) ReLU -> Dense(2); D = Dense(2 ->
+128) ReLU -> Dense(1) sigmoid; each step D minimises
+-mean(log D(x) + log(1 - D(G(z)))), then G minimises -mean(log D(G(z))), each
+with its own optimizer applied to its own network's variables only; the real
+samples are reshuffled every epoch (the tf.data pipeline does that).
+
+Where tfgen differs: D outputs logits and both losses are
+``sigmoid_cross_entropy_with_logits``, which is mathematically the reference's
+-log(sigmoid) terms but does not overflow when D saturates; ``discriminate``
+applies the sigmoid for D's probability. The notes give no optimizer or
+schedule ("the learning rate and batch size matter a lot"): tfgen uses Adam
+1e-3 with beta_1 0.5 for both networks, batch 128, 100 epochs of 10,000 points.
+Measured on ``ring`` with seed 0: 7 of its 8 modes covered after 100 epochs,
+the usual partial mode dropping of a plain GAN (see the README).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfgen.losses import bce_with_logits
+from tfgen.models.base import GenerativeModel
+from tfgen.registry import register
+
+
+@register("gan")
+class GAN(GenerativeModel):
+    """Toy 2-D GAN: MLP generator and discriminator (128 hidden units each) on point sets."""
+
+    loss_names = ("d_loss", "g_loss")
+    train_defaults = {"epochs": 100, "batch_size": 128, "dataset": "ring"}
+    input_range = "points"
+    data_kind = "points"
+    num_grid_samples = 1000
+
+    def __init__(self, latent_dim: int = 32, learning_rate: float = 1e-3, seed: int | None = None, **kwargs: Any):
+        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
+        self.generator = keras.Sequential(
+            [keras.Input((latent_dim,)), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(2)],
+            name="generator",
+        )
+        self.discriminator = keras.Sequential(
+            [keras.Input((2,)), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(1)],  # logits
+            name="discriminator",
+        )
+        self.built = True
+
+    # ----- sampling -----
+
+    def sample(self, z, labels=None):
+        """Generated points (N, 2)."""
+        return self.generator(z)
+
+    def discriminate(self, points):
+        """D's probability that each point is real, shape (N,)."""
+        return tf.sigmoid(self.discriminator(points))[:, 0]
+
+    def grid_inputs(self, seed: int) -> dict[str, np.ndarray]:
+        z = np.random.default_rng(seed).standard_normal((self.num_grid_samples, self.latent_dim))
+        return {"z": z.astype(np.float32)}
+
+    def export_functions(self):
+        spec = tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")
+        return {"generate": (lambda z: {"points": self.sample(z)}, [spec])}
+
+    # ----- the two players -----
+
+    def make_optimizer(self) -> keras.optimizers.Optimizer:
+        """The generator's optimizer (the one Keras calls ``optimizer``)."""
+        return keras.optimizers.Adam(self.learning_rate, beta_1=0.5)
+
+    def compile(self, jit_compile: bool = False, steps_per_execution: int = 1) -> None:  # type: ignore[override]
+        self.d_optimizer = keras.optimizers.Adam(self.learning_rate, beta_1=0.5)
+        super().compile(jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+
+    def optimizer_variables(self):
+        return [(self.optimizer, self.generator.trainable_variables),
+                (self.d_optimizer, self.discriminator.trainable_variables)]
+
+    def named_optimizers(self):
+        return {"optimizer": self.optimizer, "d_optimizer": self.d_optimizer}
+
+    def noise(self, n) -> tf.Tensor:
+        return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
+
+    def d_loss(self, real, training: bool = False) -> tf.Tensor:
+        """-mean(log D(x) + log(1 - D(G(z)))), on logits."""
+        fake = self.generator(self.noise(tf.shape(real)[0]), training=training)
+        real_logits = self.discriminator(real, training=training)
+        fake_logits = self.discriminator(fake, training=training)
+        return bce_with_logits(tf.ones_like(real_logits), real_logits) + \
+            bce_with_logits(tf.zeros_like(fake_logits), fake_logits)
+
+    def g_loss(self, n, training: bool = False) -> tf.Tensor:
+        """-mean(log D(G(z))), on logits (the non-saturating generator loss)."""
+        fake_logits = self.discriminator(self.generator(self.noise(n), training=training), training=training)
+        return bce_with_logits(tf.ones_like(fake_logits), fake_logits)
+
+    def d_step(self, real) -> tf.Tensor:
+        """One discriminator update; changes only D's variables."""
+        variables = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            loss = self.d_loss(real, training=True)
+        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    def g_step(self, n) -> tf.Tensor:
+        """One generator update; changes only G's variables."""
+        variables = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            loss = self.g_loss(n, training=True)
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    def train_step(self, data):
+        real = data[0]
+        losses = {"d_loss": self.d_step(real), "g_loss": self.g_step(tf.shape(real)[0])}
+        return self.update_trackers(losses, data)
+
+    def compute_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:
+        real = batch[0]
+        return {"d_loss": self.d_loss(real, training), "g_loss": self.g_loss(tf.shape(real)[0], training)}
