@@ -231,21 +231,26 @@ def test_gan_architecture_and_defaults_match_the_reference():
     assert p.shape == (4,) and np.all((p > 0) & (p < 1))
 
 
-def test_gan_phases_change_only_their_own_network():
-    model = build("gan")
-    real = batch(model, n=16)[0]
-    g_before = [w.numpy().copy() for w in model.generator.weights]
-    d_before = [w.numpy().copy() for w in model.discriminator.weights]
-    d_loss = model.d_step(real)
-    assert np.isfinite(float(d_loss))
-    assert all(np.array_equal(b, w.numpy()) for b, w in zip(g_before, model.generator.weights))
-    assert all(not np.array_equal(b, w.numpy()) for b, w in zip(d_before, model.discriminator.weights))
-    d_after = [w.numpy().copy() for w in model.discriminator.weights]
-    g_loss = model.g_step(16)
-    assert np.isfinite(float(g_loss))
-    assert all(np.array_equal(b, w.numpy()) for b, w in zip(d_after, model.discriminator.weights))
-    assert all(not np.array_equal(b, w.numpy()) for b, w in zip(g_before, model.generator.weights))
+ADVERSARIAL = [n for n in MODELS if hasattr(registry.get(n), "d_step")]
+
+
+@pytest.mark.parametrize("name", ADVERSARIAL)
+def test_adversarial_phases_change_only_their_own_network(name):
+    model = build(name)
+    data = batch(model, n=16)
+    g_before = [w.numpy().copy() for w in model.generator.trainable_weights]
+    d_before = [w.numpy().copy() for w in model.discriminator.trainable_weights]
+    assert np.isfinite(float(model.d_step(data)))
+    assert all(np.array_equal(b, w.numpy()) for b, w in zip(g_before, model.generator.trainable_weights))
+    assert all(not np.array_equal(b, w.numpy()) for b, w in zip(d_before, model.discriminator.trainable_weights))
+    d_after = [w.numpy().copy() for w in model.discriminator.trainable_weights]
+    assert np.isfinite(float(model.g_step(data)))
+    assert all(np.array_equal(b, w.numpy()) for b, w in zip(d_after, model.discriminator.trainable_weights))
+    assert all(not np.array_equal(b, w.numpy()) for b, w in zip(g_before, model.generator.trainable_weights))
     assert int(model.d_optimizer.iterations) == 1 and int(model.optimizer.iterations) == 1
+    # Each optimizer holds slots for its own network only.
+    assert len(model.optimizer.variables) == 2 + 2 * len(model.generator.trainable_weights)
+    assert len(model.d_optimizer.variables) == 2 + 2 * len(model.discriminator.trainable_weights)
 
 
 def test_gan_losses_are_the_reference_cross_entropies():
@@ -255,5 +260,29 @@ def test_gan_losses_are_the_reference_cross_entropies():
     out = model.discriminator.layers[-1]
     out.kernel.assign(tf.zeros_like(out.kernel))
     out.bias.assign(tf.zeros_like(out.bias))
-    np.testing.assert_allclose(float(model.d_loss(real)), 2 * np.log(2), rtol=1e-6)
-    np.testing.assert_allclose(float(model.g_loss(8)), np.log(2), rtol=1e-6)
+    np.testing.assert_allclose(float(model.d_loss((real, None))), 2 * np.log(2), rtol=1e-6)
+    np.testing.assert_allclose(float(model.g_loss((real, None))), np.log(2), rtol=1e-6)
+
+
+def test_cgan_architecture_matches_the_reference():
+    model = build("cgan", latent_dim=100)
+    kinds = [type(layer).__name__ for layer in model.generator.layers]
+    assert kinds == ["Dense", "LeakyReLU", "Dense", "BatchNormalization", "LeakyReLU", "Dense",
+                     "BatchNormalization", "LeakyReLU", "Dense", "Reshape"]
+    bns = [layer for layer in model.generator.layers if type(layer).__name__ == "BatchNormalization"]
+    assert all(bn.epsilon == 0.8 and bn.momentum == 0.9 for bn in bns)  # BatchNorm1d(n, 0.8): eps 0.8
+    assert model.generator.layers[0].kernel.shape[0] == 110
+    assert [layer.units for layer in model.discriminator.layers if hasattr(layer, "units")] == [512, 256, 1]
+    assert model.discriminator.layers[0].kernel.shape[0] == 794
+    assert config.model_defaults("cgan") == {"epochs": 30, "batch_size": 64, "latent_dim": 100, "lr": 2e-4}
+    assert model.optimizer.beta_1 == model.d_optimizer.beta_1 == 0.5
+    assert model.input_range == "tanh" and model.grid_shape == (10, 10)
+
+
+def test_cgan_samples_follow_the_label_and_stay_in_unit_range():
+    model = build("cgan")
+    z = tf.random.normal((2, 8), seed=5)
+    a, b = model.sample(z, tf.constant([3, 3])).numpy(), model.sample(z, tf.constant([3, 8])).numpy()
+    np.testing.assert_array_equal(a[0], b[0])
+    assert not np.allclose(a[1], b[1])
+    assert a.min() >= 0.0 and a.max() <= 1.0

@@ -175,3 +175,64 @@ class EncoderDecoder(GenerativeModel):
         else:
             encode = (lambda images: self.encode_outputs(images), [image_spec])
         return {**super().export_functions(), "encode": encode}
+
+
+class AdversarialModel(GenerativeModel):
+    """A generator and a discriminator, each with its own optimizer.
+
+    Subclasses set ``self.generator`` and ``self.discriminator`` (logits out)
+    and define :meth:`adversarial_losses`. ``train_step`` takes one tape per
+    network and applies each network's gradients to its own variables only.
+    ``optimizer`` (the one Keras knows) is the generator's; ``d_optimizer`` the
+    discriminator's.
+    """
+
+    loss_names = ("d_loss", "g_loss")
+    beta_1: ClassVar[float] = 0.5
+
+    def make_optimizer(self) -> keras.optimizers.Optimizer:
+        return keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
+
+    def compile(self, jit_compile: bool = False, steps_per_execution: int = 1) -> None:  # type: ignore[override]
+        self.d_optimizer = keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
+        super().compile(jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+
+    def optimizer_variables(self):
+        return [(self.optimizer, self.generator.trainable_variables),
+                (self.d_optimizer, self.discriminator.trainable_variables)]
+
+    def named_optimizers(self):
+        return {"optimizer": self.optimizer, "d_optimizer": self.d_optimizer}
+
+    def noise(self, n) -> tf.Tensor:
+        """z ~ N(0, I) from the model's seeded generator."""
+        return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
+
+    def d_loss(self, batch, training: bool = False) -> tf.Tensor:
+        raise NotImplementedError
+
+    def g_loss(self, batch, training: bool = False) -> tf.Tensor:
+        raise NotImplementedError
+
+    def d_step(self, batch) -> tf.Tensor:
+        """One discriminator update; applies gradients to D's variables only."""
+        variables = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            loss = self.d_loss(batch, training=True)
+        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    def g_step(self, batch) -> tf.Tensor:
+        """One generator update; applies gradients to G's variables only."""
+        variables = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            loss = self.g_loss(batch, training=True)
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    def train_step(self, data):
+        losses = {"d_loss": self.d_step(data), "g_loss": self.g_step(data)}
+        return self.update_trackers(losses, data)
+
+    def compute_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:
+        return {"d_loss": self.d_loss(batch, training), "g_loss": self.g_loss(batch, training)}

@@ -25,15 +25,14 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen.losses import bce_with_logits
-from tfgen.models.base import GenerativeModel
+from tfgen.models.base import AdversarialModel
 from tfgen.registry import register
 
 
 @register("gan")
-class GAN(GenerativeModel):
+class GAN(AdversarialModel):
     """Toy 2-D GAN: MLP generator and discriminator (128 hidden units each) on point sets."""
 
-    loss_names = ("d_loss", "g_loss")
     train_defaults = {"epochs": 100, "batch_size": 128, "dataset": "ring"}
     input_range = "points"
     data_kind = "points"
@@ -71,58 +70,17 @@ class GAN(GenerativeModel):
 
     # ----- the two players -----
 
-    def make_optimizer(self) -> keras.optimizers.Optimizer:
-        """The generator's optimizer (the one Keras calls ``optimizer``)."""
-        return keras.optimizers.Adam(self.learning_rate, beta_1=0.5)
-
-    def compile(self, jit_compile: bool = False, steps_per_execution: int = 1) -> None:  # type: ignore[override]
-        self.d_optimizer = keras.optimizers.Adam(self.learning_rate, beta_1=0.5)
-        super().compile(jit_compile=jit_compile, steps_per_execution=steps_per_execution)
-
-    def optimizer_variables(self):
-        return [(self.optimizer, self.generator.trainable_variables),
-                (self.d_optimizer, self.discriminator.trainable_variables)]
-
-    def named_optimizers(self):
-        return {"optimizer": self.optimizer, "d_optimizer": self.d_optimizer}
-
-    def noise(self, n) -> tf.Tensor:
-        return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
-
-    def d_loss(self, real, training: bool = False) -> tf.Tensor:
+    def d_loss(self, batch, training: bool = False) -> tf.Tensor:
         """-mean(log D(x) + log(1 - D(G(z)))), on logits."""
+        real = batch[0]
         fake = self.generator(self.noise(tf.shape(real)[0]), training=training)
         real_logits = self.discriminator(real, training=training)
         fake_logits = self.discriminator(fake, training=training)
         return bce_with_logits(tf.ones_like(real_logits), real_logits) + \
             bce_with_logits(tf.zeros_like(fake_logits), fake_logits)
 
-    def g_loss(self, n, training: bool = False) -> tf.Tensor:
-        """-mean(log D(G(z))), on logits (the non-saturating generator loss)."""
-        fake_logits = self.discriminator(self.generator(self.noise(n), training=training), training=training)
+    def g_loss(self, batch, training: bool = False) -> tf.Tensor:
+        """-mean(log D(G(z))), on logits (the non-saturating generator loss), with fresh noise."""
+        fake = self.generator(self.noise(tf.shape(batch[0])[0]), training=training)
+        fake_logits = self.discriminator(fake, training=training)
         return bce_with_logits(tf.ones_like(fake_logits), fake_logits)
-
-    def d_step(self, real) -> tf.Tensor:
-        """One discriminator update; changes only D's variables."""
-        variables = self.discriminator.trainable_variables
-        with tf.GradientTape() as tape:
-            loss = self.d_loss(real, training=True)
-        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
-    def g_step(self, n) -> tf.Tensor:
-        """One generator update; changes only G's variables."""
-        variables = self.generator.trainable_variables
-        with tf.GradientTape() as tape:
-            loss = self.g_loss(n, training=True)
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
-    def train_step(self, data):
-        real = data[0]
-        losses = {"d_loss": self.d_step(real), "g_loss": self.g_step(tf.shape(real)[0])}
-        return self.update_trackers(losses, data)
-
-    def compute_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:
-        real = batch[0]
-        return {"d_loss": self.d_loss(real, training), "g_loss": self.g_loss(tf.shape(real)[0], training)}
