@@ -286,3 +286,4 @@ def test_cgan_samples_follow_the_label_and_stay_in_unit_range():
     np.testing.assert_array_equal(a[0], b[0])
     assert not np.allclose(a[1], b[1])
     assert a.min() >= 0.0 and a.max() <= 1.0
+

@@ -8,6 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen.losses import bce_with_logits
+
 NUM_CLASSES = 10
 LABEL_SPEC = tf.TensorSpec([None], tf.int32, name="label")
 
@@ -180,8 +182,8 @@ class EncoderDecoder(GenerativeModel):
 class AdversarialModel(GenerativeModel):
     """A generator and a discriminator, each with its own optimizer.
 
-    Subclasses set ``self.generator`` and ``self.discriminator`` (logits out)
-    and define :meth:`adversarial_losses`. ``train_step`` takes one tape per
+    Subclasses set ``self.generator`` and ``self.discriminator`` (logits out);
+    the losses here are the unconditional GAN's, which conditional models override. ``train_step`` takes one tape per
     network and applies each network's gradients to its own variables only.
     ``optimizer`` (the one Keras knows) is the generator's; ``d_optimizer`` the
     discriminator's.
@@ -209,10 +211,19 @@ class AdversarialModel(GenerativeModel):
         return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
 
     def d_loss(self, batch, training: bool = False) -> tf.Tensor:
-        raise NotImplementedError
+        """-mean(log D(x) + log(1 - D(G(z)))) on logits: the cross-entropies, stable when D saturates."""
+        real = batch[0]
+        fake = self.generator(self.noise(tf.shape(real)[0]), training=training)
+        real_logits = self.discriminator(real, training=training)
+        fake_logits = self.discriminator(fake, training=training)
+        return bce_with_logits(tf.ones_like(real_logits), real_logits) + \
+            bce_with_logits(tf.zeros_like(fake_logits), fake_logits)
 
     def g_loss(self, batch, training: bool = False) -> tf.Tensor:
-        raise NotImplementedError
+        """-mean(log D(G(z))) on logits (the non-saturating generator loss), with fresh noise."""
+        fake = self.generator(self.noise(tf.shape(batch[0])[0]), training=training)
+        fake_logits = self.discriminator(fake, training=training)
+        return bce_with_logits(tf.ones_like(fake_logits), fake_logits)
 
     def d_step(self, batch) -> tf.Tensor:
         """One discriminator update; applies gradients to D's variables only."""

@@ -24,7 +24,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgen.losses import bce_with_logits
 from tfgen.models.base import AdversarialModel
 from tfgen.registry import register
 
@@ -67,20 +66,3 @@ class GAN(AdversarialModel):
     def export_functions(self):
         spec = tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")
         return {"generate": (lambda z: {"points": self.sample(z)}, [spec])}
-
-    # ----- the two players -----
-
-    def d_loss(self, batch, training: bool = False) -> tf.Tensor:
-        """-mean(log D(x) + log(1 - D(G(z)))), on logits."""
-        real = batch[0]
-        fake = self.generator(self.noise(tf.shape(real)[0]), training=training)
-        real_logits = self.discriminator(real, training=training)
-        fake_logits = self.discriminator(fake, training=training)
-        return bce_with_logits(tf.ones_like(real_logits), real_logits) + \
-            bce_with_logits(tf.zeros_like(fake_logits), fake_logits)
-
-    def g_loss(self, batch, training: bool = False) -> tf.Tensor:
-        """-mean(log D(G(z))), on logits (the non-saturating generator loss), with fresh noise."""
-        fake = self.generator(self.noise(tf.shape(batch[0])[0]), training=training)
-        fake_logits = self.discriminator(fake, training=training)
-        return bce_with_logits(tf.ones_like(fake_logits), fake_logits)
