@@ -183,8 +183,9 @@ class AdversarialModel(GenerativeModel):
     """A generator and a discriminator, each with its own optimizer.
 
     Subclasses set ``self.generator`` and ``self.discriminator`` (logits out);
-    the losses here are the unconditional GAN's, which conditional models override. ``train_step`` takes one tape per
-    network and applies each network's gradients to its own variables only.
+    conditional models override :meth:`fake_batch` and :meth:`critic` to bring
+    labels in. ``train_step`` takes one tape per network and applies each
+    network's gradients to its own variables only.
     ``optimizer`` (the one Keras knows) is the generator's; ``d_optimizer`` the
     discriminator's.
     """
@@ -210,19 +211,27 @@ class AdversarialModel(GenerativeModel):
         """z ~ N(0, I) from the model's seeded generator."""
         return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
 
+    def fake_batch(self, n, training: bool = False) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """``n`` generated samples and their labels (None for unconditional models), from fresh noise."""
+        return self.generator(self.noise(n), training=training), None
+
+    def critic(self, x, labels, training: bool = False) -> tf.Tensor:
+        """D's logits for samples ``x`` (with their labels for conditional models)."""
+        return self.discriminator(x, training=training)
+
     def d_loss(self, batch, training: bool = False) -> tf.Tensor:
         """-mean(log D(x) + log(1 - D(G(z)))) on logits: the cross-entropies, stable when D saturates."""
-        real = batch[0]
-        fake = self.generator(self.noise(tf.shape(real)[0]), training=training)
-        real_logits = self.discriminator(real, training=training)
-        fake_logits = self.discriminator(fake, training=training)
+        real, labels = batch
+        fake, fake_labels = self.fake_batch(tf.shape(real)[0], training)
+        real_logits = self.critic(real, labels, training)
+        fake_logits = self.critic(fake, fake_labels, training)
         return bce_with_logits(tf.ones_like(real_logits), real_logits) + \
             bce_with_logits(tf.zeros_like(fake_logits), fake_logits)
 
     def g_loss(self, batch, training: bool = False) -> tf.Tensor:
         """-mean(log D(G(z))) on logits (the non-saturating generator loss), with fresh noise."""
-        fake = self.generator(self.noise(tf.shape(batch[0])[0]), training=training)
-        fake_logits = self.discriminator(fake, training=training)
+        fake, fake_labels = self.fake_batch(tf.shape(batch[0])[0], training)
+        fake_logits = self.critic(fake, fake_labels, training)
         return bce_with_logits(tf.ones_like(fake_logits), fake_logits)
 
     def d_step(self, batch) -> tf.Tensor:

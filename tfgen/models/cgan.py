@@ -25,7 +25,6 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfgen.losses import bce_with_logits
 from tfgen.models.base import NUM_CLASSES, AdversarialModel, one_hot
 from tfgen.registry import register
 
@@ -72,30 +71,14 @@ class CGAN(AdversarialModel):
         """G's images in [-1, 1]."""
         return self.generator(tf.concat([z, one_hot(labels)], axis=1), training=training)
 
-    def discriminator_logits(self, images, labels, training: bool = False) -> tf.Tensor:
-        x = tf.concat([tf.reshape(images, (-1, 784)), one_hot(labels)], axis=1)
-        return self.discriminator(x, training=training)
-
     def sample(self, z, labels=None):
         return (self.generate_images(z, labels) + 1.0) / 2.0
 
-    def fake_labels(self, n) -> tf.Tensor:
-        """Digits drawn uniformly, as the reference draws the labels of its fakes."""
-        return keras.random.randint((n,), 0, NUM_CLASSES, seed=self.seed_generator, dtype="int32")
+    def fake_batch(self, n, training: bool = False):
+        """Fakes for digits drawn uniformly, as the reference draws the labels of its fakes."""
+        labels = keras.random.randint((n,), 0, NUM_CLASSES, seed=self.seed_generator, dtype="int32")
+        return self.generate_images(self.noise(n), labels, training=training), labels
 
-    def d_loss(self, batch, training: bool = False) -> tf.Tensor:
-        real, labels = batch
-        n = tf.shape(real)[0]
-        fake_labels = self.fake_labels(n)
-        fake = self.generate_images(self.noise(n), fake_labels, training=training)
-        real_logits = self.discriminator_logits(real, labels, training=training)
-        fake_logits = self.discriminator_logits(fake, fake_labels, training=training)
-        return bce_with_logits(tf.ones_like(real_logits), real_logits) + \
-            bce_with_logits(tf.zeros_like(fake_logits), fake_logits)
-
-    def g_loss(self, batch, training: bool = False) -> tf.Tensor:
-        n = tf.shape(batch[0])[0]
-        fake_labels = self.fake_labels(n)
-        fake = self.generate_images(self.noise(n), fake_labels, training=training)
-        fake_logits = self.discriminator_logits(fake, fake_labels, training=training)
-        return bce_with_logits(tf.ones_like(fake_logits), fake_logits)
+    def critic(self, x, labels, training: bool = False):
+        """D's logits for images and their labels: concat(flattened image, one-hot label)."""
+        return self.discriminator(tf.concat([tf.reshape(x, (-1, 784)), one_hot(labels)], axis=1), training=training)
