@@ -236,18 +236,19 @@ class AdversarialModel(GenerativeModel):
 
     def d_step(self, batch) -> tf.Tensor:
         """One discriminator update; applies gradients to D's variables only."""
-        variables = self.discriminator.trainable_variables
-        with tf.GradientTape() as tape:
-            loss = self.d_loss(batch, training=True)
-        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
+        return self.update(self.d_loss, self.discriminator, self.d_optimizer, batch)
 
     def g_step(self, batch) -> tf.Tensor:
         """One generator update; applies gradients to G's variables only."""
-        variables = self.generator.trainable_variables
+        return self.update(self.g_loss, self.generator, self.optimizer, batch)
+
+    @staticmethod
+    def update(loss_fn, network: keras.Model, optimizer: keras.optimizers.Optimizer, batch) -> tf.Tensor:
+        """Minimises ``loss_fn(batch)`` over ``network``'s trainable variables with its own tape and optimizer."""
+        variables = network.trainable_variables
         with tf.GradientTape() as tape:
-            loss = self.g_loss(batch, training=True)
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            loss = loss_fn(batch, training=True)
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
     def train_step(self, data):
