@@ -41,10 +41,10 @@ class Run:
     data_name: str
     data_dir: str | None
 
-    def test_data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Test images as the model takes them, the uint8 originals, and labels."""
+    def test_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """Test images as the model takes them, and their labels."""
         ds = data_lib.load(self.data_name, self.data_dir, seed=self.config.seed)
-        return data_lib.to_float(ds.x_test, self.model.input_range), ds.x_test, ds.y_test
+        return data_lib.to_float(ds.x_test, self.model.input_range), ds.y_test
 
     def out(self, name: str) -> Path:
         folder = self.run_dir / "explore"
@@ -117,7 +117,7 @@ def save(path: Path, grid: np.ndarray) -> None:
 def interpolate(run: Run, args: argparse.Namespace) -> None:
     """Decodes evenly spaced points between the codes of two test images: a strip PNG and a there-and-back GIF."""
     require_encoder(run, "interpolate")
-    x, _, y = run.test_data()
+    x, y = run.test_data()
     if args.digits:
         a, b = (first_of_digit(y, d) for d in args.digits)
     else:
@@ -139,7 +139,7 @@ def interpolate(run: Run, args: argparse.Namespace) -> None:
 def retrieve(run: Run, args: argparse.Namespace) -> None:
     """Nearest test images by distance between latent means; precision@K over the whole test set."""
     require_encoder(run, "retrieve")
-    x, _, y = run.test_data()
+    x, y = run.test_data()
     k = args.k
     if not 0 < k < len(x):
         raise ExploreError(f"--k {k} must be between 1 and {len(x) - 1}")
@@ -172,7 +172,7 @@ def latent_map(run: Run, args: argparse.Namespace) -> None:
     labels = run.labels_arg(np.full(len(z), args.label, dtype=np.int32))
     save(run.out("latent_manifold.png"), images.tile(np.asarray(run.model.sample(z, *labels)), n, n, pad=0, scale=2))
     if hasattr(run.model, "latent_mean"):
-        x, _, y = run.test_data()
+        x, y = run.test_data()
         plot_scatter(encode_all(run, x, y), y, run.out("latent_scatter.png"))
 
 
@@ -190,7 +190,7 @@ def plot_scatter(means: np.ndarray, labels: np.ndarray, path: Path) -> None:
 def reconstruct(run: Run, args: argparse.Namespace) -> None:
     """The first N test images (top row) above their reconstructions (bottom row)."""
     require_encoder(run, "reconstruct")
-    x, _, y = run.test_data()
+    x, y = run.test_data()
     n = min(args.n, len(x))
     recon = np.asarray(run.model.reconstruct(x[:n], *run.labels_arg(y[:n])))
     save(run.out(f"reconstruct_{n}.png"), images.tile(np.concatenate([x[:n], recon]), 2, n))

@@ -64,10 +64,6 @@ class CVAE(EncoderDecoder):
         )
         self.built = True  # both networks are built from their Input shapes
 
-    def call(self, images, training=False):
-        mean, logvar = self.encode(images)
-        return self.decode(self.reparameterize(mean, logvar))
-
     def encode(self, x: tf.Tensor, labels=None, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
         """Mean and log-variance of q(z|x)."""
         mean, logvar = tf.split(self.inference_net(x, training=training), num_or_size_splits=2, axis=1)
