@@ -30,6 +30,8 @@ class GenerativeModel(keras.Model):
         grid_shape: rows and columns of the per-epoch sample grid.
         conditional: whether the model takes digit labels (then ``sample`` needs them).
         data_kind: ``images`` (28x28 digits) or ``points`` (2-D toy sets).
+        options: the model's own choices, name -> allowed values (the first is
+            the default); each is a constructor keyword, set with ``--option``.
     """
 
     registry_name: ClassVar[str] = ""
@@ -39,6 +41,7 @@ class GenerativeModel(keras.Model):
     grid_shape: ClassVar[tuple[int, int]] = (4, 4)
     conditional: ClassVar[bool] = False
     data_kind: ClassVar[str] = "images"
+    options: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, latent_dim: int, learning_rate: float, seed: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -106,9 +109,7 @@ class GenerativeModel(keras.Model):
     def train_step(self, data):
         with tf.GradientTape() as tape:
             losses = self.compute_losses(data, training=True)
-        variables = self.trainable_variables
-        gradients = tape.gradient(losses["loss"], variables)
-        self.optimizer.apply_gradients(zip(gradients, variables))
+        apply_gradients(tape, losses["loss"], self.trainable_variables, self.optimizer)
         return self.update_trackers(losses, data)
 
     def test_step(self, data):
@@ -123,6 +124,12 @@ class GenerativeModel(keras.Model):
 
     def get_config(self) -> dict[str, Any]:
         return {"latent_dim": self.latent_dim, "learning_rate": self.learning_rate, "seed": self.seed}
+
+
+def apply_gradients(tape: tf.GradientTape, loss: tf.Tensor, variables: list,
+                    optimizer: keras.optimizers.Optimizer) -> None:
+    """One ``optimizer`` step on ``variables`` only (one network of a multi-network model)."""
+    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
 
 
 def one_hot(labels: tf.Tensor) -> tf.Tensor:
@@ -187,17 +194,19 @@ class AdversarialModel(GenerativeModel):
     labels in. ``train_step`` takes one tape per network and applies each
     network's gradients to its own variables only.
     ``optimizer`` (the one Keras knows) is the generator's; ``d_optimizer`` the
-    discriminator's.
+    discriminator's. ``reuse_fakes`` says whether G's update scores the batch
+    D just learned on (see :meth:`train_step`).
     """
 
     loss_names = ("d_loss", "g_loss")
     beta_1: ClassVar[float] = 0.5
+    reuse_fakes: ClassVar[bool] = True
 
     def make_optimizer(self) -> keras.optimizers.Optimizer:
         return keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
 
     def compile(self, jit_compile: bool = False, steps_per_execution: int = 1) -> None:  # type: ignore[override]
-        self.d_optimizer = keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
+        self.d_optimizer = self.make_optimizer()
         super().compile(jit_compile=jit_compile, steps_per_execution=steps_per_execution)
 
     def optimizer_variables(self):
@@ -219,41 +228,56 @@ class AdversarialModel(GenerativeModel):
         """D's logits for samples ``x`` (with their labels for conditional models)."""
         return self.discriminator(x, training=training)
 
-    def d_loss(self, batch, training: bool = False) -> tf.Tensor:
-        """-mean(log D(x) + log(1 - D(G(z)))) on logits: the cross-entropies, stable when D saturates."""
+    def d_loss(self, batch, training: bool = False, fakes=None) -> tf.Tensor:
+        """-mean(log D(x) + log(1 - D(G(z)))) on logits: the cross-entropies, stable when D saturates.
+
+        ``fakes`` (samples, labels) are drawn fresh when not given.
+        """
         real, labels = batch
-        fake, fake_labels = self.fake_batch(tf.shape(real)[0], training)
+        fake, fake_labels = fakes if fakes is not None else self.fake_batch(tf.shape(real)[0], training)
         real_logits = self.critic(real, labels, training)
         fake_logits = self.critic(fake, fake_labels, training)
         return bce_with_logits(tf.ones_like(real_logits), real_logits) + \
             bce_with_logits(tf.zeros_like(fake_logits), fake_logits)
 
-    def g_loss(self, batch, training: bool = False) -> tf.Tensor:
-        """-mean(log D(G(z))) on logits (the non-saturating generator loss), with fresh noise."""
-        fake, fake_labels = self.fake_batch(tf.shape(batch[0])[0], training)
+    def g_loss(self, batch, training: bool = False, fakes=None) -> tf.Tensor:
+        """-mean(log D(G(z))) on logits (the non-saturating generator loss); fresh fakes when none are given."""
+        fake, fake_labels = fakes if fakes is not None else self.fake_batch(tf.shape(batch[0])[0], training)
         fake_logits = self.critic(fake, fake_labels, training)
         return bce_with_logits(tf.ones_like(fake_logits), fake_logits)
 
-    def d_step(self, batch) -> tf.Tensor:
+    def d_step(self, batch, fakes=None) -> tf.Tensor:
         """One discriminator update; applies gradients to D's variables only."""
-        return self.update(self.d_loss, self.discriminator, self.d_optimizer, batch)
+        with tf.GradientTape() as tape:
+            loss = self.d_loss(batch, True, fakes)
+        apply_gradients(tape, loss, self.discriminator.trainable_variables, self.d_optimizer)
+        return loss
 
     def g_step(self, batch) -> tf.Tensor:
-        """One generator update; applies gradients to G's variables only."""
-        return self.update(self.g_loss, self.generator, self.optimizer, batch)
-
-    @staticmethod
-    def update(loss_fn, network: keras.Model, optimizer: keras.optimizers.Optimizer, batch) -> tf.Tensor:
-        """Minimises ``loss_fn(batch)`` over ``network``'s trainable variables with its own tape and optimizer."""
-        variables = network.trainable_variables
+        """One generator update on fresh fakes; applies gradients to G's variables only."""
         with tf.GradientTape() as tape:
-            loss = loss_fn(batch, training=True)
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            loss = self.g_loss(batch, True)
+        apply_gradients(tape, loss, self.generator.trainable_variables, self.optimizer)
         return loss
 
     def train_step(self, data):
-        losses = {"d_loss": self.d_step(data), "g_loss": self.g_step(data)}
-        return self.update_trackers(losses, data)
+        """D's update, then G's, each on its own tape and optimizer.
+
+        With ``reuse_fakes`` one generated batch serves both: D learns on it
+        (gradient stopped), then G's loss is D's updated verdict on the same
+        batch, as PyTorch's ``fake.detach()`` pattern does, saving a generator
+        forward pass. Otherwise G's update draws fresh noise.
+        """
+        if not self.reuse_fakes:
+            losses = {"d_loss": self.d_step(data), "g_loss": self.g_step(data)}
+            return self.update_trackers(losses, data)
+        with tf.GradientTape() as tape:
+            fake, fake_labels = self.fake_batch(tf.shape(data[0])[0], training=True)
+            with tape.stop_recording():
+                d_loss = self.d_step(data, (tf.stop_gradient(fake), fake_labels))
+            g_loss = self.g_loss(data, True, (fake, fake_labels))
+        apply_gradients(tape, g_loss, self.generator.trainable_variables, self.optimizer)
+        return self.update_trackers({"d_loss": d_loss, "g_loss": g_loss}, data)
 
     def compute_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:
         return {"d_loss": self.d_loss(batch, training), "g_loss": self.g_loss(batch, training)}

@@ -14,8 +14,10 @@ PyTorch's default momentum (0.1, which is Keras momentum 0.9).
 
 Where tfgen differs: D outputs logits and the losses are
 ``sigmoid_cross_entropy_with_logits`` (the same cross-entropies, stable when D
-saturates); each step updates D first, then G, each with fresh noise and fake
-labels; the notes give no epoch count, so tfgen trains 30 epochs by default.
+saturates); the notes give no epoch count, so tfgen trains 30 epochs by
+default. As in the reference, each step generates one batch of fakes for
+uniformly drawn labels, updates D on it (detached), then updates G on D's
+updated verdict on the same batch.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Mirrors the reference: G = Dense(z=32 -> 128) ReLU -> Dense(2); D = Dense(2 ->
 128) ReLU -> Dense(1) sigmoid; each step D minimises
--mean(log D(x) + log(1 - D(G(z)))), then G minimises -mean(log D(G(z))), each
-with its own optimizer applied to its own network's variables only; the real
+-mean(log D(x) + log(1 - D(G(z)))), then G minimises -mean(log D(G(z))) on
+fresh noise, each with its own optimizer applied to its own network's variables only; the real
 samples are reshuffled every epoch (the tf.data pipeline does that).
 
 Where tfgen differs: D outputs logits and both losses are
@@ -36,6 +36,7 @@ class GAN(AdversarialModel):
     input_range = "points"
     data_kind = "points"
     num_grid_samples = 1000
+    reuse_fakes = False  # the reference draws fresh noise for G's update
 
     def __init__(self, latent_dim: int = 32, learning_rate: float = 1e-3, seed: int | None = None, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
