@@ -40,6 +40,12 @@ def cli(*args):
         (["cvae", "--seed", "-1"], "--seed must be a non-negative integer; got -1"),
         (["cvae", "--epochs", "three"], "argument --epochs: invalid int value: 'three'"),
         (["cvae", "--resume", "--overwrite"], "--resume and --overwrite exclude each other"),
+        (["cvae", "--option", "fake_draw=onehot"], "model 'cvae' has no option 'fake_draw'; its options: none"),
+        (["cvae_gan", "--option", "fake_draws=onehot"],
+         "model 'cvae_gan' has no option 'fake_draws'; its options: fake_draw, recon_weighting"),
+        (["cvae_gan", "--option", "fake_draw=uniform"],
+         "--option fake_draw='uniform' is not allowed; choose one of: onehot, reference"),
+        (["cvae_gan", "--option", "fake_draw"], "--option takes NAME=VALUE; got 'fake_draw'"),
     ],
 )
 def test_bad_flags_exit_2_with_a_message_and_leave_no_run_dir(tmp_path, data_dir, capsys, args, message):
@@ -106,15 +112,35 @@ def test_out_that_cannot_be_created_is_refused_before_training(tmp_path, data_di
 def test_list_shows_every_model_with_its_defaults(capsys):
     assert cli("--list") == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == registry.names()
+    assert [line.split()[0] for line in lines if not line.startswith(" ")] == registry.names()
     cvae = next(line for line in lines if line.startswith("cvae "))
     assert "epochs 100, batch 100, latent 50, lr 0.0001" in cvae
+    after = lines[lines.index(next(line for line in lines if line.startswith("cvae_gan "))) + 1:]
+    assert after[0].split() == ["--option", "fake_draw=onehot|reference", "(default", "onehot)"]
+    assert after[1].split() == ["--option", "recon_weighting=sum|reference", "(default", "sum)"]
+
+
+def test_options_are_recorded_with_their_defaults_and_fixed_on_resume(tmp_path, data_dir, capsys):
+    from tfgen import config as config_lib
+    from tfgen import runner
+
+    out = tmp_path / "run"
+    flags = {"epochs": 1, "batch_size": 64, "data_dir": str(data_dir), "out": str(out), "train_size": 64}
+    cfg = config_lib.resolve("cvae_gan", {**flags, "options": {"fake_draw": "reference"}})
+    assert cfg.options == {"fake_draw": "reference", "recon_weighting": "sum"}
+    assert runner.run(cfg) == 0
+    saved = json.loads((out / "config.json").read_text())["config"]["options"]
+    assert saved == {"fake_draw": "reference", "recon_weighting": "sum"}
+    # Naming the same value again is fine; changing an option is refused.
+    assert cli("cvae_gan", "--out", str(out), "--resume", "--epochs", "1", "--option", "fake_draw=reference") == 0
+    assert cli("cvae_gan", "--out", str(out), "--resume", "--epochs", "2", "--option", "recon_weighting=reference") == 2
+    assert "a resumed run may change only" in capsys.readouterr().err
 
 
 def test_help_documents_every_flag():
     text = build_parser().format_help()
     for flag in ["--epochs", "--batch-size", "--latent-dim", "--lr", "--dataset", "--data-dir", "--train-size",
-                 "--out", "--seed", "--resume", "--overwrite", "--jit-compile", "--list"]:
+                 "--out", "--seed", "--resume", "--overwrite", "--jit-compile", "--list", "--option"]:
         assert flag in text
 
 

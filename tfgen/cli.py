@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true", help="delete the run in --out and start afresh")
     parser.add_argument("--jit-compile", action="store_true", default=None,
                         help="compile the training and test steps with XLA")
+    parser.add_argument("--option", action="append", metavar="NAME=VALUE",
+                        help="a model's own choice (repeatable); --list shows each model's options and values")
     return parser
 
 
@@ -56,6 +58,8 @@ def describe_models() -> str:
         dataset = f", dataset {d['dataset']}" if "dataset" in d else ""
         lines.append(f"{name:<10} {summary} (epochs {d['epochs']}, batch {d['batch_size']}, "
                      f"latent {d['latent_dim']}, lr {d['lr']:g}{dataset})")
+        lines += [f"{'':<10}   --option {option}={'|'.join(values)} (default {values[0]})"
+                  for option, values in cls.options.items()]
     return "\n".join(lines)
 
 
@@ -81,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     flags = {key: getattr(args, key) for key in CONFIG_FLAGS}
     flags["jit_compile"] = args.jit_compile
     try:
+        flags["options"] = config_lib.parse_options(args.option) if args.option else None
         config = config_lib.resolve(args.model, flags)
         if args.resume and (config.run_dir / "config.json").is_file():
             saved = config_lib.load(config.run_dir / "config.json")

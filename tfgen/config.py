@@ -39,6 +39,8 @@ class RunConfig:
         out: run directory.
         seed: seeds weights, shuffling, sampling and the fixed latent batch.
         jit_compile: compile the train/test steps with XLA.
+        options: the model's own choices (``--option NAME=VALUE``), each one of
+            the values its class lists in ``options``.
     """
 
     model: str
@@ -52,6 +54,7 @@ class RunConfig:
     out: str = ""
     seed: int = 0
     jit_compile: bool = False
+    options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -75,6 +78,7 @@ class RunConfig:
             raise ConfigError(f"--seed must be a non-negative integer; got {self.seed}")
         if not self.out:
             raise ConfigError("--out must name a directory")
+        _check_options(self.model, self.options)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
@@ -90,6 +94,11 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def make_model(self):
+        """A fresh, uncompiled instance of the configured model."""
+        return registry.get(self.model)(latent_dim=self.latent_dim, learning_rate=self.lr, seed=self.seed,
+                                        **self.options)
 
     @property
     def run_dir(self) -> Path:
@@ -117,8 +126,35 @@ def resolve(model: str, flags: dict[str, Any]) -> RunConfig:
     values: dict[str, Any] = {"model": model, "out": os.path.join("runs", model), **model_defaults(model)}
     if os.environ.get("TFGEN_DATA_DIR"):
         values["data_dir"] = os.environ["TFGEN_DATA_DIR"]
-    values.update({k: v for k, v in flags.items() if v is not None})
+    values.update({k: v for k, v in flags.items() if v is not None and k != "options"})
+    values["options"] = {**model_options(model), **(flags.get("options") or {})}
     return RunConfig.from_dict(values)
+
+
+def model_options(model: str) -> dict[str, str]:
+    """The model's options with their defaults (the first allowed value of each)."""
+    return {name: allowed[0] for name, allowed in registry.get(model).options.items()}
+
+
+def parse_options(pairs: list[str]) -> dict[str, str]:
+    """``["NAME=VALUE", ...]`` -> dict; a pair without ``=`` is refused."""
+    options = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"--option takes NAME=VALUE; got {pair!r}")
+        options[name.strip().replace("-", "_")] = value.strip()
+    return options
+
+
+def _check_options(model: str, options: dict) -> None:
+    allowed = registry.get(model).options
+    for name, value in options.items():
+        if name not in allowed:
+            names = ", ".join(allowed) if allowed else "none"
+            raise ConfigError(f"model {model!r} has no option {name!r}; its options: {names}")
+        if value not in allowed[name]:
+            raise ConfigError(f"--option {name}={value!r} is not allowed; choose one of: {', '.join(allowed[name])}")
 
 
 def load(path: Path) -> RunConfig:
@@ -147,6 +183,7 @@ def _check_type(key: str, value: Any, annotation: str) -> None:
         "int": isinstance(value, int) and not isinstance(value, bool),
         "float": isinstance(value, (int, float)) and not isinstance(value, bool),
         "bool": isinstance(value, bool),
+        "dict": isinstance(value, dict),
     }[base]
     if not ok:
         raise ConfigError(f"{_flag(key)} must be of type {base}; got {value!r}")

