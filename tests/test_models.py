@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from tfgen import config, data, registry
 from tfgen.data import to_float
+from tfgen.models.base import AdversarialModel
 
 from conftest import make_arrays
 
@@ -231,7 +232,7 @@ def test_gan_architecture_and_defaults_match_the_reference():
     assert p.shape == (4,) and np.all((p > 0) & (p < 1))
 
 
-ADVERSARIAL = [n for n in MODELS if hasattr(registry.get(n), "d_step")]
+ADVERSARIAL = [n for n in MODELS if issubclass(registry.get(n), AdversarialModel)]
 
 
 @pytest.mark.parametrize("name", ADVERSARIAL)
@@ -287,3 +288,111 @@ def test_cgan_samples_follow_the_label_and_stay_in_unit_range():
     assert not np.allclose(a[1], b[1])
     assert a.min() >= 0.0 and a.max() <= 1.0
 
+
+
+def weights(variables):
+    return [v.numpy().copy() for v in variables]
+
+
+def changed(before, variables):
+    return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables)]
+
+
+@pytest.mark.parametrize("name", ADVERSARIAL)
+def test_one_training_step_moves_both_networks_once(name):
+    model = build(name)
+    data = batch(model, n=16)
+    g, d = weights(model.generator.trainable_variables), weights(model.discriminator.trainable_variables)
+    logs = model.train_step(data)
+    assert np.isfinite(float(logs["d_loss"])) and np.isfinite(float(logs["g_loss"]))
+    assert all(changed(g, model.generator.trainable_variables))
+    assert all(changed(d, model.discriminator.trainable_variables))
+    assert int(model.d_optimizer.iterations) == 1 and int(model.optimizer.iterations) == 1
+
+
+def test_only_the_toy_gan_draws_fresh_noise_for_g():
+    # The toy GAN's reference draws new z for G's update; cgan's and the DCGAN tutorial's reuse the fakes.
+    assert [n for n in ADVERSARIAL if not registry.get(n).reuse_fakes] == ["gan"]
+
+
+def test_dcgan_architecture_matches_the_reference_and_the_tutorial():
+    model = build("dcgan", latent_dim=100)
+    d_kinds = [type(layer).__name__ for layer in model.discriminator.layers]
+    assert d_kinds == ["ZeroPadding2D", "Conv2D", "LeakyReLU",
+                       "ZeroPadding2D", "Conv2D", "BatchNormalization", "LeakyReLU",
+                       "ZeroPadding2D", "Conv2D", "BatchNormalization", "LeakyReLU",
+                       "Conv2D", "BatchNormalization", "LeakyReLU", "Flatten", "Dense"]
+    convs = [layer for layer in model.discriminator.layers if type(layer).__name__ == "Conv2D"]
+    assert [(c.filters, c.kernel_size, c.strides) for c in convs] == [
+        (16, (3, 3), (2, 2)), (32, (3, 3), (2, 2)), (64, (3, 3), (2, 2)), (128, (4, 4), (1, 1))]
+    # PyTorch's padding=1: 28 -> 14 -> 7 -> 4, and the 4x4 kernel sees the whole map.
+    x, sizes = tf.zeros((1, 28, 28, 1)), []
+    for layer in model.discriminator.layers[:-2]:
+        x = layer(x)
+        if layer in convs:
+            sizes.append(tuple(x.shape[1:3]))
+    assert sizes == [(14, 14), (7, 7), (4, 4), (1, 1)]
+    g_kinds = [type(layer).__name__ for layer in model.generator.layers]
+    assert g_kinds == ["Dense", "BatchNormalization", "LeakyReLU", "Reshape",
+                       "Conv2DTranspose", "BatchNormalization", "LeakyReLU",
+                       "Conv2DTranspose", "BatchNormalization", "LeakyReLU", "Conv2DTranspose"]
+    assert model.generator.layers[0].units == 7 * 7 * 256
+    assert not any(getattr(layer, "use_bias", False) for layer in model.generator.layers)
+    assert model.generator(tf.zeros((2, 100))).shape == (2, 28, 28, 1)
+    assert config.model_defaults("dcgan") == {"epochs": 50, "batch_size": 256, "latent_dim": 100, "lr": 1e-4}
+    assert model.optimizer.beta_1 == model.d_optimizer.beta_1 == 0.9
+
+
+def test_cvae_gan_architecture_matches_the_reference():
+    model = build("cvae_gan", latent_dim=2)
+    assert model.decoder.layers[0].kernel.shape[0] == 2 + 10  # concat(z, one-hot label)
+    for net, outputs in ((model.discriminator, 1), (model.classifier, 10)):
+        kinds = [type(layer).__name__ for layer in net.layers]
+        assert kinds == ["Conv2D", "LeakyReLU", "MaxPooling2D", "Conv2D", "LeakyReLU", "MaxPooling2D", "Flatten",
+                         "Dense", "LeakyReLU", "Dense"]
+        assert [layer.units for layer in net.layers if hasattr(layer, "units")] == [1024, outputs]
+    assert config.model_defaults("cvae_gan") == {"epochs": 30, "batch_size": 128, "latent_dim": 2, "lr": 1e-4}
+    assert config.model_options("cvae_gan") == {"fake_draw": "onehot", "recon_weighting": "sum"}
+
+
+@pytest.mark.parametrize("fake_draw", ["onehot", "reference"])
+def test_cvae_gan_steps_change_only_their_own_network(fake_draw):
+    model = registry.get("cvae_gan")(latent_dim=2, learning_rate=1e-3, seed=1, fake_draw=fake_draw)
+    model.compile()
+    data = batch(model, n=16)
+    nets = {"c": model.classifier.trainable_variables, "d": model.discriminator.trainable_variables,
+            "vae": model.vae_variables()}
+    assert sum(len(v) for v in nets.values()) == len(model.trainable_variables)
+    for step, moved in ((model.c_step, "c"), (model.d_step, "d"), (model.vae_step, "vae")):
+        before = {k: weights(v) for k, v in nets.items()}
+        out = step(data)
+        assert all(np.isfinite(float(x)) for x in (out.values() if isinstance(out, dict) else [out]))
+        for k, v in nets.items():
+            assert all(changed(before[k], v)) if k == moved else not any(changed(before[k], v)), (step, k)
+    for optimizer, variables in model.optimizer_variables():
+        assert int(optimizer.iterations) == 1
+        assert len(optimizer.variables) == 2 + 2 * len(variables)
+
+
+@pytest.mark.parametrize("weighting", ["sum", "reference"])
+def test_cvae_gan_reconstruction_weighting(weighting):
+    model = registry.get("cvae_gan")(latent_dim=2, learning_rate=1e-3, seed=1, recon_weighting=weighting)
+    data = batch(model, n=8)
+    for net in (model.discriminator, model.classifier):  # zeroed output layers: each BCE term is log 2
+        out = net.layers[-1]
+        out.kernel.assign(tf.zeros_like(out.kernel))
+        out.bias.assign(tf.zeros_like(out.bias))
+    losses = {k: float(v) for k, v in model.vae_losses(data).items()}
+    rec, kl = losses["reconstruction"], losses["kl"]
+    expected = rec + kl if weighting == "sum" else rec / 784 + kl * 8  # MSELoss mean + KL summed over the batch
+    np.testing.assert_allclose(losses["vae_loss"], expected + 2 * np.log(2), rtol=1e-5)
+
+
+def test_cvae_gan_fake_codes_follow_the_option():
+    onehot = registry.get("cvae_gan")(latent_dim=2, learning_rate=1e-3, seed=1).fake_codes(64).numpy()
+    assert onehot.shape == (64, 12)
+    assert set(np.unique(onehot[:, 2:])) == {0.0, 1.0} and np.all(onehot[:, 2:].sum(axis=1) == 1)
+    assert len(np.unique(onehot[:, 2:].argmax(axis=1))) > 5  # labels drawn uniformly
+    reference = registry.get("cvae_gan")(latent_dim=2, learning_rate=1e-3, seed=1, fake_draw="reference")
+    codes = reference.fake_codes(64).numpy()  # every dimension N(0, I), label dims included
+    assert codes.shape == (64, 12) and abs(codes[:, 2:].mean()) < 0.2 and 0.8 < codes[:, 2:].std() < 1.2

@@ -24,7 +24,7 @@ import keras
 import tensorflow as tf
 
 from tfgen.losses import gaussian_kl, squared_error
-from tfgen.models.base import EncoderDecoder
+from tfgen.models.base import NUM_CLASSES, EncoderDecoder, one_hot
 from tfgen.registry import register
 
 
@@ -54,7 +54,7 @@ class ConvVAE(EncoderDecoder):
         self.log_std_head.build((None, 32 * 7 * 7))
         self.decoder = keras.Sequential(
             [
-                keras.Input((latent_dim,)),
+                keras.Input((latent_dim + (NUM_CLASSES if self.conditional else 0),)),
                 keras.layers.Dense(32 * 7 * 7),
                 keras.layers.Reshape((7, 7, 32)),
                 keras.layers.Conv2DTranspose(16, 4, strides=2, padding="same", activation="relu"),
@@ -69,12 +69,18 @@ class ConvVAE(EncoderDecoder):
         return self.mean_head(h), 2.0 * self.log_std_head(h)  # logvar = log(std^2)
 
     def sample(self, z, labels=None):
-        return self.decoder(z)
+        return self.decode(z, labels)
+
+    def decode(self, z, labels=None, training: bool = False):
+        """Pixel probabilities; a conditional model's decoder takes concat(z, one-hot label)."""
+        if self.conditional:
+            z = tf.concat([z, one_hot(labels)], axis=1)
+        return self.decoder(z, training=training)
 
     def compute_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:
-        x = batch[0]
+        x, labels = batch
         mean, logvar = self.encode(x, training=training)
-        x_hat = self.decoder(self.reparameterize(mean, logvar), training=training)
+        x_hat = self.decode(self.reparameterize(mean, logvar), labels, training=training)
         reconstruction = tf.reduce_mean(squared_error(x, x_hat))
         kl = tf.reduce_mean(gaussian_kl(mean, logvar))
         return {"loss": reconstruction + kl, "reconstruction": reconstruction, "kl": kl}

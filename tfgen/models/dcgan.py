@@ -1,0 +1,75 @@
+"""``dcgan``: the DCGAN of the course notes, with the TensorFlow tutorial's generator.
+
+D mirrors the reference: Conv 16 3x3 stride 2 LeakyReLU(0.2) (no BN) -> Conv
+32 3x3 s2 BN LeakyReLU -> Conv 64 3x3 s2 BN LeakyReLU -> Conv 128 4x4 s1 BN
+LeakyReLU -> Dense 1. The stride-2 convolutions pad one pixel on every side,
+as PyTorch's ``padding=1`` does (28 -> 14 -> 7 -> 4), so the last 4x4 kernel
+sees the whole map. The notes give no generator: G is the TensorFlow DCGAN
+tutorial's (Dense 7*7*256 without bias, BN, LeakyReLU, Conv2DTranspose 128
+5x5 s1, 64 5x5 s2, 1 5x5 s2 tanh, BN + LeakyReLU between, no biases), with its
+noise size 100, Adam 1e-4 for both networks (the tutorial's default beta_1
+0.9), batch 256 and 50 epochs. Images in [-1, 1] for training, [0, 1] out of
+``sample``/``generate``.
+
+Losses: D minimises BCE(D(x), 1) + BCE(D(G(z)), 0), G minimises BCE(D(G(z)), 1),
+as the tutorial's ``BinaryCrossentropy(from_logits=True)``; the step updates D,
+then G (the notes' order), each network with its own optimizer and tape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import keras
+
+from tfgen.models.base import AdversarialModel
+from tfgen.registry import register
+
+
+def leaky(slope: float = 0.2) -> keras.layers.Layer:
+    return keras.layers.LeakyReLU(negative_slope=slope)
+
+
+def strided_conv(filters: int) -> list[keras.layers.Layer]:
+    """3x3 stride-2 convolution with PyTorch's symmetric one-pixel padding."""
+    return [keras.layers.ZeroPadding2D(1), keras.layers.Conv2D(filters, 3, strides=2)]
+
+
+@register("dcgan")
+class DCGAN(AdversarialModel):
+    """Convolutional GAN: transposed-conv generator, strided-conv discriminator with BatchNorm."""
+
+    train_defaults = {"epochs": 50, "batch_size": 256}
+    input_range = "tanh"
+    beta_1: ClassVar[float] = 0.9
+
+    def __init__(self, latent_dim: int = 100, learning_rate: float = 1e-4, seed: int | None = None, **kwargs: Any):
+        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
+        BN = keras.layers.BatchNormalization
+        self.generator = keras.Sequential(
+            [
+                keras.Input((latent_dim,)),
+                keras.layers.Dense(7 * 7 * 256, use_bias=False), BN(), leaky(0.3),
+                keras.layers.Reshape((7, 7, 256)),
+                keras.layers.Conv2DTranspose(128, 5, padding="same", use_bias=False), BN(), leaky(0.3),
+                keras.layers.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False), BN(), leaky(0.3),
+                keras.layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False, activation="tanh"),
+            ],
+            name="generator",
+        )
+        self.discriminator = keras.Sequential(
+            [
+                keras.Input((28, 28, 1)),
+                *strided_conv(16), leaky(),
+                *strided_conv(32), BN(), leaky(),
+                *strided_conv(64), BN(), leaky(),
+                keras.layers.Conv2D(128, 4), BN(), leaky(),
+                keras.layers.Flatten(),
+                keras.layers.Dense(1),  # logits
+            ],
+            name="discriminator",
+        )
+        self.built = True
+
+    def sample(self, z, labels=None):
+        return (self.generator(z) + 1.0) / 2.0
