@@ -351,7 +351,7 @@ def test_cvae_gan_architecture_matches_the_reference():
         assert kinds == ["Conv2D", "LeakyReLU", "MaxPooling2D", "Conv2D", "LeakyReLU", "MaxPooling2D", "Flatten",
                          "Dense", "LeakyReLU", "Dense"]
         assert [layer.units for layer in net.layers if hasattr(layer, "units")] == [1024, outputs]
-    assert config.model_defaults("cvae_gan") == {"epochs": 30, "batch_size": 128, "latent_dim": 2, "lr": 1e-4}
+    assert config.model_defaults("cvae_gan") == {"epochs": 20, "batch_size": 128, "latent_dim": 2, "lr": 1e-4}
     assert config.model_options("cvae_gan") == {"fake_draw": "onehot", "recon_weighting": "sum"}
 
 

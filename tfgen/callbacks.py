@@ -114,6 +114,52 @@ class ModeCoverage(keras.callbacks.Callback):
             logs.update(metrics.mode_coverage(np.asarray(self.model.sample(self.z)), self.modes, self.std))
 
 
+class QualityScores(keras.callbacks.Callback):
+    """Adds the classifier scores of a fixed batch of samples to the logs every ``every`` epochs and after the last.
+
+    ``score`` maps (samples, labels) to a dict of numbers (``tfgen.evaluate.sample_scores``
+    bound to the classifier and the real images). Epochs in between leave the
+    columns blank in ``metrics.csv``. It runs before :class:`MetricsCSV`.
+    """
+
+    def __init__(self, every: int, epochs: int, z: np.ndarray, labels: np.ndarray | None, score):
+        super().__init__()
+        self.every, self.epochs, self.z, self.labels, self.score = every, epochs, z, labels, score
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if logs is None or ((epoch + 1) % self.every and epoch + 1 != self.epochs):
+            return
+        samples = np.asarray(self.model.sample(self.z, *(() if self.labels is None else (self.labels,))))
+        scores = self.score(samples, self.labels)
+        logs.update({k: v for k, v in scores.items() if k != "num_samples"})
+
+
+class TensorBoardImages(keras.callbacks.Callback):
+    """Writes each epoch's sample grid (the PNG just written) as an image summary under ``tensorboard/samples``.
+
+    It runs after the grid callback; Keras's own ``TensorBoard`` callback writes the metrics.
+    """
+
+    def __init__(self, run_dir: Path, initial_epoch: int):
+        super().__init__()
+        self.run_dir, self.initial_epoch = run_dir, initial_epoch
+        self.writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "samples"))
+
+    def on_train_begin(self, logs=None) -> None:
+        if self.initial_epoch == 0:
+            self.write(0)
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        self.write(epoch + 1)
+
+    def write(self, epoch: int) -> None:
+        grid = images.read_png(png_path(self.run_dir, epoch))
+        grid = grid[..., None] if grid.ndim == 2 else grid[..., :3]
+        with self.writer.as_default():
+            tf.summary.image("samples", grid[None], step=epoch)
+        self.writer.flush()
+
+
 class MetricsCSV(keras.callbacks.Callback):
     """Appends one row per epoch to ``metrics.csv``.
 
@@ -161,12 +207,15 @@ class MetricsCSV(keras.callbacks.Callback):
             self.columns = list(row)
             with open(self.path, "w", newline="") as f:
                 f.write(",".join(self.columns) + "\n")
+        elif set(row) - set(self.columns):  # a column appears (a periodic score): rewrite with it, blank before
+            self.columns += [c for c in row if c not in self.columns]
+            self._rewrite(read_metrics(self.path))
         with open(self.path, "a", newline="") as f:
             f.write(_csv_line([row.get(c, "") for c in self.columns]))  # one write per row
 
     def _rewrite(self, rows: list[dict[str, str]]) -> None:
         assert self.columns is not None
-        text = ",".join(self.columns) + "\n" + "".join(_csv_line([r[c] for c in self.columns]) for r in rows)
+        text = ",".join(self.columns) + "\n" + "".join(_csv_line([r.get(c, "") for c in self.columns]) for r in rows)
         write_text(self.path, text)
 
 
@@ -236,20 +285,30 @@ class FinalOutputs(keras.callbacks.Callback):
 
 
 def plot_losses(rows: list[dict[str, str]], path: Path) -> None:
-    """One panel per loss term: training and test value per epoch."""
+    """One panel per metrics.csv column: training (and test) value per epoch; periodic scores as points."""
     from matplotlib.ticker import MaxNLocator
 
     if not rows:
         return
     epochs = [int(r["epoch"]) for r in rows]
     terms = [c for c in rows[0] if c not in ("epoch", "seconds", "images_per_s") and not c.startswith("test_")]
-    fig, axes = images.pyplot().subplots(1, len(terms), figsize=(3.2 * len(terms), 3), squeeze=False)
-    for ax, term in zip(axes[0], terms):
-        ax.plot(epochs, [float(r[term]) for r in rows], label="train")
+
+    def series(column: str) -> tuple[list[int], list[float]]:  # blank cells: epochs without that score
+        kept = [(e, float(r[column])) for e, r in zip(epochs, rows) if r.get(column)]
+        return [e for e, _ in kept], [v for _, v in kept]
+
+    cols = min(len(terms), 4)
+    rows_ = math.ceil(len(terms) / cols)
+    fig, axes = images.pyplot().subplots(rows_, cols, figsize=(3.2 * cols, 3 * rows_), squeeze=False)
+    for ax in axes.ravel()[len(terms):]:
+        ax.set_visible(False)
+    for ax, term in zip(axes.ravel(), terms):
+        xs, ys = series(term)
+        ax.plot(xs, ys, label="train", marker="." if len(xs) < len(epochs) else None)
         if f"test_{term}" in rows[0]:
-            ax.plot(epochs, [float(r[f"test_{term}"]) for r in rows], label="test")
+            ax.plot(*series(f"test_{term}"), label="test")
+            ax.legend()
         ax.set_title(term)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend()
     images.save_figure(fig, path)

@@ -12,7 +12,8 @@ from tfgen import registry
 from tfgen.config import ConfigError
 
 # Flags that map one to one onto RunConfig keys.
-CONFIG_FLAGS = ("epochs", "batch_size", "latent_dim", "lr", "dataset", "data_dir", "train_size", "out", "seed")
+CONFIG_FLAGS = ("epochs", "batch_size", "latent_dim", "lr", "dataset", "data_dir", "train_size", "out", "seed",
+                "eval_every")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true", help="delete the run in --out and start afresh")
     parser.add_argument("--jit-compile", action="store_true", default=None,
                         help="compile the training and test steps with XLA")
+    parser.add_argument("--eval-every", type=int, metavar="N",
+                        help="add classifier scores of 1,000 samples (Fréchet and kernel distance, classifier "
+                        "score, coverage, label accuracy) to metrics.csv every N epochs; MNIST image models")
+    parser.add_argument("--tensorboard", action="store_true", default=None,
+                        help="also write TensorBoard logs (metrics and sample grids) under RUN_DIR/tensorboard/")
     parser.add_argument("--option", action="append", metavar="NAME=VALUE",
                         help="a model's own choice (repeatable); --list shows each model's options and values")
     return parser
@@ -70,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tfgen import explore
 
         return explore.main(argv[1:])
+    if argv[:1] == ["evaluate"]:
+        from tfgen import evaluate
+
+        return evaluate.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list:
@@ -84,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     flags = {key: getattr(args, key) for key in CONFIG_FLAGS}
     flags["jit_compile"] = args.jit_compile
+    flags["tensorboard"] = args.tensorboard
     try:
         flags["options"] = config_lib.parse_options(args.option) if args.option else None
         config = config_lib.resolve(args.model, flags)

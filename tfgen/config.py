@@ -16,7 +16,7 @@ from tfgen.data import IMAGE_DATASETS, POINT_DATASETS
 DATASETS = IMAGE_DATASETS + POINT_DATASETS
 
 # Keys a resumed run may change: everything else defines the run and must match.
-RESUMABLE_CHANGES = ("epochs", "data_dir", "out", "jit_compile")
+RESUMABLE_CHANGES = ("epochs", "data_dir", "out", "jit_compile", "eval_every", "tensorboard")
 
 
 class ConfigError(ValueError):
@@ -39,6 +39,9 @@ class RunConfig:
         out: run directory.
         seed: seeds weights, shuffling, sampling and the fixed latent batch.
         jit_compile: compile the train/test steps with XLA.
+        eval_every: add the classifier scores of 1,000 samples to metrics.csv
+            every N epochs (and after the last); None means never.
+        tensorboard: also write TensorBoard logs under ``RUN_DIR/tensorboard/``.
         options: the model's own choices (``--option NAME=VALUE``), each one of
             the values its class lists in ``options``.
     """
@@ -54,6 +57,8 @@ class RunConfig:
     out: str = ""
     seed: int = 0
     jit_compile: bool = False
+    eval_every: int | None = None
+    tensorboard: bool = False
     options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -63,8 +68,9 @@ class RunConfig:
         for key in ("epochs", "batch_size", "latent_dim"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{_flag(key)} must be a positive integer; got {getattr(self, key)}")
-        if self.train_size is not None and self.train_size <= 0:
-            raise ConfigError(f"--train-size must be a positive integer; got {self.train_size}")
+        for key in ("train_size", "eval_every"):
+            if getattr(self, key) is not None and getattr(self, key) <= 0:
+                raise ConfigError(f"{_flag(key)} must be a positive integer; got {getattr(self, key)}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"--lr must be a positive, finite number; got {self.lr}")
         if self.dataset not in DATASETS:
@@ -79,6 +85,9 @@ class RunConfig:
         if not self.out:
             raise ConfigError("--out must name a directory")
         _check_options(self.model, self.options)
+        if self.eval_every is not None and self.dataset not in ("mnist", "mnist-sample"):
+            raise ConfigError(f"--eval-every scores MNIST digits with the reference MNIST classifier; {self.model} "
+                              f"on {self.dataset} has no such scores (the toy GAN logs its mode metrics every epoch)")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":

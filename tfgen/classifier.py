@@ -1,0 +1,125 @@
+"""The reference MNIST classifier behind tfgen's classifier-based scores.
+
+Trained by tfgen itself (``python -m tfgen.evaluate train-classifier``), saved
+once as a plain SavedModel in the cache directory (``$TFGEN_CACHE_DIR``, else
+``~/.cache/tfgen``) with its test accuracy beside it, and reused from there:
+an existing classifier is never retrained unless asked for (``--retrain``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from tfgen import data as data_lib
+from tfgen.files import write_text
+
+CACHE_ENV = "TFGEN_CACHE_DIR"
+TARGET_ACCURACY = 0.992
+EPOCHS = 8
+BATCH_SIZE = 128
+
+
+class ClassifierError(RuntimeError):
+    """No usable classifier: the message says what to do."""
+
+
+def cache_dir() -> Path:
+    """``$TFGEN_CACHE_DIR``, else ``~/.cache/tfgen``."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "tfgen")
+
+
+def classifier_dir(cache: Path | None = None) -> Path:
+    return (cache or cache_dir()) / "mnist_classifier"
+
+
+def build(seed: int = 0):
+    """A small CNN: two conv-conv-pool blocks (32, 64), Dense 128 ("features"), dropout, 10 logits."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(32, 3, activation="relu"), layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
+            layers.Conv2D(64, 3, activation="relu"), layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(),
+            layers.Flatten(), layers.Dropout(0.25),
+            layers.Dense(128, activation="relu", name="features"), layers.Dropout(0.5),
+            layers.Dense(10, name="logits"),
+        ],
+        name="mnist_classifier",
+    )
+
+
+def train(dataset: data_lib.Dataset, cache: Path | None = None, epochs: int = EPOCHS, seed: int = 0,
+          retrain: bool = False, verbose: int = 2) -> dict:
+    """Trains the classifier on ``dataset`` (images in [0, 1]) and saves it with its test accuracy.
+
+    Raises:
+        ClassifierError: a classifier is cached already and ``retrain`` is False.
+    """
+    import keras
+    import tensorflow as tf
+
+    from tfgen.export import export_saved_model
+
+    folder = classifier_dir(cache)
+    if (folder / "info.json").is_file() and not retrain:
+        raise ClassifierError(f"a classifier is already cached in {folder}; pass --retrain to replace it")
+    model = build(seed)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    train_ds = data_lib.pipeline(dataset.x_train, dataset.y_train, BATCH_SIZE, "unit", shuffle=True, seed=seed)
+    test_ds = data_lib.pipeline(dataset.x_test, dataset.y_test, 500, "unit", shuffle=False)
+    model.fit(train_ds, epochs=epochs, verbose=verbose, shuffle=False)  # the pipeline shuffles
+    accuracy = float(model.evaluate(test_ds, verbose=0, return_dict=True)["accuracy"])
+    features = keras.Model(model.inputs, [model.get_layer("features").output, model.outputs[0]])
+    spec = tf.TensorSpec([None, 28, 28, 1], tf.float32, name="images")
+
+    def classify(images):
+        feats, logits = features(images, training=False)
+        return {"features": feats, "probs": tf.nn.softmax(logits)}
+
+    folder.mkdir(parents=True, exist_ok=True)
+    export_saved_model(features, folder / "saved_model", {"classify": (classify, [spec])})
+    info = {"test_accuracy": accuracy, "dataset": dataset.name, "source": dataset.source,
+            "train_images": len(dataset.x_train), "test_images": len(dataset.x_test), "epochs": epochs}
+    write_text(folder / "info.json", json.dumps(info, indent=2) + "\n")
+    if accuracy < TARGET_ACCURACY:
+        data_lib.warn(f"the classifier reaches {accuracy:.2%} test accuracy on {dataset.name} ({dataset.source}), "
+                      f"below the {TARGET_ACCURACY:.1%} it should have on the full MNIST; its scores are less "
+                      "reliable. Retrain it with --data-dir DIR holding the full mnist.npz and --retrain.")
+    return info
+
+
+class Classifier:
+    """The cached classifier: penultimate features and class probabilities of images in [0, 1]."""
+
+    def __init__(self, folder: Path):
+        import tensorflow as tf
+
+        self.folder = folder
+        self.info = json.loads((folder / "info.json").read_text())
+        self._classify = tf.saved_model.load(str(folder / "saved_model")).signatures["classify"]
+
+    def __call__(self, images: np.ndarray, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+        feats, probs = [], []
+        for start in range(0, len(images), batch_size):
+            out = self._classify(images=np.asarray(images[start:start + batch_size], np.float32))
+            feats.append(out["features"].numpy())
+            probs.append(out["probs"].numpy())
+        return np.concatenate(feats), np.concatenate(probs)
+
+
+def load_or_train(data_dir: str | None = None, cache: Path | None = None) -> Classifier:
+    """The cached classifier; when none is cached, trains one on MNIST first, saying so."""
+    folder = classifier_dir(cache)
+    if not (folder / "info.json").is_file():
+        print(f"tfgen: no classifier cached in {folder}: training one on MNIST ({EPOCHS} epochs, a few minutes "
+              "on a CPU); it is reused from then on", flush=True)
+        train(data_lib.load("mnist", data_dir), cache)
+    return Classifier(folder)
