@@ -57,9 +57,12 @@ def kernel_distance(a: np.ndarray, b: np.ndarray, num_subsets: int = 100, subset
         k_xx, k_yy, k_xy = ((x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3)
         off_diagonal = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
         estimates.append(off_diagonal - 2.0 * k_xy.mean())
-    estimates = np.asarray(estimates)
-    return float(estimates.mean()), float(estimates.std(ddof=1) / math.sqrt(len(estimates))) if len(estimates) > 1 \
-        else float("nan")
+    return float(np.mean(estimates)), standard_error(np.asarray(estimates))
+
+
+def standard_error(values: np.ndarray) -> float:
+    """Standard error of the mean of ``values`` (NaN for fewer than two)."""
+    return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else float("nan")
 
 
 def classifier_score(probs: np.ndarray) -> float:
@@ -131,7 +134,5 @@ def likelihood(model, x: np.ndarray, labels: np.ndarray | None, k: int, batch_si
             total = part if total is None else np.logaddexp(total, part)
         iwae.append(total - math.log(k))
     elbo, iwae = np.concatenate(elbo), np.concatenate(iwae)
-    se = math.sqrt(len(x))
-    return {"elbo": float(elbo.mean()), "elbo_se": float(elbo.std(ddof=1) / se) if len(x) > 1 else float("nan"),
-            "iwae": float(iwae.mean()), "iwae_se": float(iwae.std(ddof=1) / se) if len(x) > 1 else float("nan"),
-            "k": k}
+    return {"elbo": float(elbo.mean()), "elbo_se": standard_error(elbo),
+            "iwae": float(iwae.mean()), "iwae_se": standard_error(iwae), "k": k}

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Every model trained (or reused) on real MNIST, evaluated the same way, in one Markdown table.
+
+    python bench/quality.py --data-dir ../shared/data
+
+For each model, ``--runs/MODEL-mnist`` (the toy GAN: ``MODEL-ring``) is reused
+when it holds a finished run of that model, else trained there with
+``train.py MODEL`` at its default epochs (or ``--epochs``). Each run is then
+evaluated with ``tfgen.evaluate`` (which also writes its evaluation.json), and
+a small gallery is written to ``--gallery``: the last sample grid and a
+progress GIF per model, downscaled so each file stays well under 1 MB.
+Prints the table and writes it to ``--table``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from tfgen import config as config_lib  # noqa: E402
+from tfgen import evaluate, images, registry  # noqa: E402
+from tfgen.callbacks import png_path, read_metrics  # noqa: E402
+from tfgen.files import write_text  # noqa: E402
+from tfgen.rundir import load_run  # noqa: E402
+
+GALLERY_WIDTH = 280  # pixels
+GALLERY_FRAMES = 16
+
+
+def run_dir_for(runs: Path, name: str) -> Path:
+    return runs / (f"{name}-ring" if registry.get(name).data_kind == "points" else f"{name}-mnist")
+
+
+def finished(run_dir: Path, name: str, epochs: int | None) -> bool:
+    """A complete run of ``name`` (its configured epochs all in metrics.csv, the SavedModel written)."""
+    if not (run_dir / "config.json").is_file() or not (run_dir / "saved_model").is_dir():
+        return False
+    config = config_lib.load(run_dir / "config.json")
+    want = epochs or config_lib.model_defaults(name)["epochs"]
+    return config.model == name and config.epochs == want and len(read_metrics(run_dir / "metrics.csv")) == want
+
+
+def train(run_dir: Path, name: str, data_dir: str, epochs: int | None) -> None:
+    args = [sys.executable, str(REPO / "train.py"), name, "--out", str(run_dir)]
+    if registry.get(name).data_kind == "images":
+        args += ["--data-dir", data_dir]
+    if epochs:
+        args += ["--epochs", str(epochs)]
+    if run_dir.exists():
+        args.append("--overwrite")
+    print("$", " ".join(args), flush=True)
+    subprocess.run(args, check=True)
+
+
+def shrink(image: Image.Image) -> Image.Image:
+    scale = GALLERY_WIDTH / image.width
+    return image.resize((GALLERY_WIDTH, max(1, round(image.height * scale))), Image.LANCZOS)
+
+
+def gallery(run_dir: Path, name: str, folder: Path, epochs: int) -> None:
+    """``folder/NAME.png`` (the last grid) and ``folder/NAME.gif`` (progress), both downscaled."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with Image.open(png_path(run_dir, epochs)) as last:
+        shrink(last.convert("RGB" if last.mode in ("RGBA", "P") else last.mode)).save(folder / f"{name}.png")
+    indices = images.gif_frame_indices(epochs + 1)
+    if len(indices) > GALLERY_FRAMES:  # evenly thinned, the first and the (repeated) last kept
+        keep = np.unique(np.linspace(0, len(indices) - 2, GALLERY_FRAMES - 1).round().astype(int))
+        indices = [indices[i] for i in keep] + [indices[-1]] * 2
+
+    def frames():
+        for i in indices:
+            with Image.open(png_path(run_dir, i)) as frame:
+                yield shrink(frame.convert("RGB") if frame.mode in ("RGBA", "P") else frame)
+
+    images.write_frames(folder / f"{name}.gif", frames(), duration=0.25)
+
+
+def reusable_evaluation(run_dir: Path, args: argparse.Namespace) -> dict | None:
+    """The run's evaluation.json when this script wrote it for the same checkpoint, settings and classifier."""
+    path = run_dir / "evaluation.json"
+    if not path.is_file() or path.stat().st_mtime < (run_dir / "checkpoints" / "checkpoint").stat().st_mtime:
+        return None
+    result = json.loads(path.read_text())
+    clf = classifier_info()
+    same_classifier = "classifier" not in result or result["classifier"] == clf
+    if result.get("settings") == {"num_samples": args.num_samples, "k": args.k} and same_classifier:
+        return result
+    return None
+
+
+def classifier_info() -> dict | None:
+    path = evaluate.classifier_lib.classifier_dir() / "info.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def fmt(value, digits: int = 2, se=None) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:.{digits}f}"
+    return f"{text} ± {se:.{digits}f}" if se is not None else text
+
+
+def row(name: str, run_dir: Path, result: dict) -> str:
+    rows = read_metrics(run_dir / "metrics.csv")
+    seconds = sum(float(r["seconds"]) for r in rows)
+    lk, s, m = result.get("likelihood", {}), result.get("samples", {}), result.get("modes")
+    cells = [f"`{name}`", str(result["epochs"]), f"{seconds:,.0f}",
+             fmt(lk.get("elbo")), fmt(lk.get("iwae")),
+             fmt(s.get("frechet_distance"), 2), fmt(s.get("kernel_distance"), 4, s.get("kernel_distance_se")),
+             fmt(s.get("classifier_score")), fmt(s.get("class_coverage"), 3), fmt(s.get("label_accuracy"), 3)]
+    if m:
+        cells[6] = f"modes {int(m['modes_covered'])}/{m['num_modes']}, high quality {m['high_quality']:.2f}"
+    return "| " + " | ".join(cells) + " |"
+
+
+HEADER = ("| model | epochs | train s | test ELBO | test IWAE | Fréchet dist. | kernel dist. | classifier score "
+          "| coverage | label acc. |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", required=True, metavar="DIR", help="folder with the real mnist.npz")
+    parser.add_argument("--models", default="all", help="comma-separated names, or all (default)")
+    parser.add_argument("--runs", default="runs", metavar="DIR", help="where runs are found or trained")
+    parser.add_argument("--epochs", type=int, help="train this many epochs instead of each model's default")
+    parser.add_argument("--num-samples", type=int, default=10_000, metavar="N")
+    parser.add_argument("--k", type=int, default=100, metavar="K", help="importance samples for the IWAE bound")
+    parser.add_argument("--gallery", default="docs/gallery", metavar="DIR")
+    parser.add_argument("--table", default="docs/quality.md", metavar="FILE")
+    args = parser.parse_args()
+    names = registry.names() if args.models == "all" else args.models.split(",")
+    lines = []
+    for name in names:
+        run_dir = run_dir_for(Path(args.runs), name)
+        if not finished(run_dir, name, args.epochs):
+            train(run_dir, name, args.data_dir, args.epochs)
+        start = time.perf_counter()
+        result = reusable_evaluation(run_dir, args)
+        if result is None:
+            data_dir = None if registry.get(name).data_kind == "points" else args.data_dir
+            result = evaluate.evaluate(load_run(run_dir, data_dir), args.num_samples, args.k)
+            result["settings"] = {"num_samples": args.num_samples, "k": args.k}
+            write_text(run_dir / "evaluation.json", json.dumps(result, indent=2) + "\n")
+        gallery(run_dir, name, Path(args.gallery), result["epochs"])
+        lines.append(row(name, run_dir, result))
+        print(f"{name}: evaluated in {time.perf_counter() - start:.0f} s", flush=True)
+    clf = classifier_info()
+    table = "\n".join([HEADER, *lines]) + (
+        f"\n\nReference classifier: test accuracy {clf['test_accuracy']:.2%} on {clf['dataset']} "
+        f"({clf['source']}). Scores on {args.num_samples:,} samples against as many real test images; "
+        f"IWAE with K = {args.k}.\n")
+    write_text(args.table, table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
