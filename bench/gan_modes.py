@@ -6,8 +6,7 @@
 Trains ``gan`` as ``train.py gan`` does (the same data, pipeline, model and
 fixed evaluation noise for each seed) but writes no run directory, and prints a
 Markdown table: modes covered and high-quality share every ``--every`` epochs,
-one row per seed. ``--lr`` / ``--d-lr-scale`` / ``--batch-size`` / ``--epochs``
-compare settings.
+one row per seed. ``--lr`` / ``--batch-size`` / ``--epochs`` compare settings.
 """
 
 from __future__ import annotations
@@ -36,12 +35,10 @@ def main() -> int:
     parser.add_argument("--every", type=int, default=50, help="report every N epochs")
     parser.add_argument("--batch-size", type=int, default=defaults["batch_size"])
     parser.add_argument("--lr", type=float, default=defaults["lr"])
-    parser.add_argument("--d-lr-scale", type=float, default=registry.get("gan").d_lr_scale)
     args = parser.parse_args()
     cls = registry.get("gan")
-    cls.d_lr_scale = args.d_lr_scale
     reported = list(range(args.every, args.epochs + 1, args.every))
-    print(f"gan on {args.dataset}: batch {args.batch_size}, lr {args.lr:g} (D x{args.d_lr_scale:g}); "
+    print(f"gan on {args.dataset}: batch {args.batch_size}, lr {args.lr:g}; "
           "modes covered / high-quality share after each epoch shown\n")
     print("| seed | " + " | ".join(str(e) for e in reported) + " |")
     print("|---:|" + "---:|" * len(reported))

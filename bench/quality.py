@@ -35,8 +35,8 @@ from tfgen.callbacks import png_path, read_metrics  # noqa: E402
 from tfgen.files import write_text  # noqa: E402
 from tfgen.rundir import load_run  # noqa: E402
 
-GALLERY_WIDTH = 280  # pixels
-GALLERY_FRAMES = 16
+GALLERY_WIDTH = 240  # pixels
+GALLERY_FRAMES = 12
 
 
 def run_dir_for(runs: Path, name: str) -> Path:

@@ -12,7 +12,6 @@ from tfgen import config as config_lib
 from tfgen import data as data_lib
 from tfgen import evaluate, quality, registry, runner
 from tfgen.data import to_float
-from tfgen.rundir import load_run
 
 from conftest import make_arrays
 

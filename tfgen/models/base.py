@@ -209,13 +209,12 @@ class AdversarialModel(GenerativeModel):
     loss_names = ("d_loss", "g_loss")
     beta_1: ClassVar[float] = 0.5
     reuse_fakes: ClassVar[bool] = True
-    d_lr_scale: ClassVar[float] = 1.0  # D's learning rate is ``lr`` times this
 
-    def make_optimizer(self, scale: float = 1.0) -> keras.optimizers.Optimizer:
-        return keras.optimizers.Adam(self.learning_rate * scale, beta_1=self.beta_1)
+    def make_optimizer(self) -> keras.optimizers.Optimizer:
+        return keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
 
     def compile(self, jit_compile: bool = False, steps_per_execution: int = 1) -> None:  # type: ignore[override]
-        self.d_optimizer = self.make_optimizer(self.d_lr_scale)
+        self.d_optimizer = self.make_optimizer()
         super().compile(jit_compile=jit_compile, steps_per_execution=steps_per_execution)
 
     def optimizer_variables(self):
