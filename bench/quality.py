@@ -105,6 +105,13 @@ def classifier_info() -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def gallery_table(names: list[str], folder: Path, table: Path) -> str:
+    """Markdown: each model's last grid and progress GIF, linked relative to the table's folder."""
+    rel = Path(os.path.relpath(folder, table.parent)).as_posix()
+    rows = [f"| `{n}` | ![{n}, last epoch]({rel}/{n}.png) | ![{n}, progress]({rel}/{n}.gif) |" for n in names]
+    return "\n".join(["| model | last epoch | progress |", "|---|---|---|", *rows])
+
+
 def fmt(value, digits: int = 2, se=None) -> str:
     if value is None:
         return "–"
@@ -121,7 +128,7 @@ def row(name: str, run_dir: Path, result: dict) -> str:
              fmt(s.get("frechet_distance"), 2), fmt(s.get("kernel_distance"), 4, s.get("kernel_distance_se")),
              fmt(s.get("classifier_score")), fmt(s.get("class_coverage"), 3), fmt(s.get("label_accuracy"), 3)]
     if m:
-        cells[6] = f"modes {int(m['modes_covered'])}/{m['num_modes']}, high quality {m['high_quality']:.2f}"
+        cells[5] = f"modes {int(m['modes_covered'])}/{m['num_modes']}, high quality {m['high_quality']:.2f}"
     return "| " + " | ".join(cells) + " |"
 
 
@@ -157,7 +164,7 @@ def main() -> int:
         lines.append(row(name, run_dir, result))
         print(f"{name}: evaluated in {time.perf_counter() - start:.0f} s", flush=True)
     clf = classifier_info()
-    table = "\n".join([HEADER, *lines]) + (
+    table = "\n".join([HEADER, *lines]) + "\n\n" + gallery_table(names, Path(args.gallery), Path(args.table)) + (
         f"\n\nReference classifier: test accuracy {clf['test_accuracy']:.2%} on {clf['dataset']} "
         f"({clf['source']}). Scores on {args.num_samples:,} samples against as many real test images; "
         f"IWAE with K = {args.k}.\n")

@@ -339,7 +339,7 @@ def test_dcgan_architecture_matches_the_reference_and_the_tutorial():
     assert model.generator.layers[0].units == 7 * 7 * 256
     assert not any(getattr(layer, "use_bias", False) for layer in model.generator.layers)
     assert model.generator(tf.zeros((2, 100))).shape == (2, 28, 28, 1)
-    assert config.model_defaults("dcgan") == {"epochs": 50, "batch_size": 256, "latent_dim": 100, "lr": 1e-4}
+    assert config.model_defaults("dcgan") == {"epochs": 25, "batch_size": 256, "latent_dim": 100, "lr": 1e-4}
     assert model.optimizer.beta_1 == model.d_optimizer.beta_1 == 0.9
 
 
@@ -351,7 +351,7 @@ def test_cvae_gan_architecture_matches_the_reference():
         assert kinds == ["Conv2D", "LeakyReLU", "MaxPooling2D", "Conv2D", "LeakyReLU", "MaxPooling2D", "Flatten",
                          "Dense", "LeakyReLU", "Dense"]
         assert [layer.units for layer in net.layers if hasattr(layer, "units")] == [1024, outputs]
-    assert config.model_defaults("cvae_gan") == {"epochs": 20, "batch_size": 128, "latent_dim": 2, "lr": 1e-4}
+    assert config.model_defaults("cvae_gan") == {"epochs": 10, "batch_size": 128, "latent_dim": 2, "lr": 1e-4}
     assert config.model_options("cvae_gan") == {"fake_draw": "onehot", "recon_weighting": "sum"}
 
 
