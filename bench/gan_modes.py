@@ -35,17 +35,19 @@ def main() -> int:
     parser.add_argument("--every", type=int, default=50, help="report every N epochs")
     parser.add_argument("--batch-size", type=int, default=defaults["batch_size"])
     parser.add_argument("--lr", type=float, default=defaults["lr"])
+    parser.add_argument("--pack", default="1", choices=registry.get("gan").options["pack"],
+                        help="D judges packs of this many samples (--option pack)")
     args = parser.parse_args()
     cls = registry.get("gan")
     reported = list(range(args.every, args.epochs + 1, args.every))
-    print(f"gan on {args.dataset}: batch {args.batch_size}, lr {args.lr:g}; "
+    print(f"gan on {args.dataset}: batch {args.batch_size}, lr {args.lr:g}, pack {args.pack}; "
           "modes covered / high-quality share after each epoch shown\n")
     print("| seed | " + " | ".join(str(e) for e in reported) + " |")
     print("|---:|" + "---:|" * len(reported))
     for seed in args.seeds:
         keras.utils.set_random_seed(seed)  # as runner.run
         ds = data.load(args.dataset, seed=seed)
-        model = cls(latent_dim=defaults["latent_dim"], learning_rate=args.lr, seed=seed)
+        model = cls(latent_dim=defaults["latent_dim"], learning_rate=args.lr, seed=seed, pack=args.pack)
         model.compile()
         train = data.pipeline(ds.x_train, ds.y_train, args.batch_size, model.input_range, shuffle=True, seed=seed)
         z = np.random.default_rng([seed, 1]).standard_normal((10_000, defaults["latent_dim"])).astype(np.float32)

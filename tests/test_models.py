@@ -396,3 +396,19 @@ def test_cvae_gan_fake_codes_follow_the_option():
     reference = registry.get("cvae_gan")(latent_dim=2, learning_rate=1e-3, seed=1, fake_draw="reference")
     codes = reference.fake_codes(64).numpy()  # every dimension N(0, I), label dims included
     assert codes.shape == (64, 12) and abs(codes[:, 2:].mean()) < 0.2 and 0.8 < codes[:, 2:].std() < 1.2
+
+
+def test_packed_gan_discriminator_judges_packs_of_samples():
+    model = registry.get("gan")(latent_dim=32, learning_rate=1e-3, seed=1, pack="2")
+    model.compile()
+    assert model.discriminator.layers[0].kernel.shape[0] == 4  # two 2-D points per decision
+    points = tf.random.normal((11, 2), seed=2)
+    assert model.critic(points, None).shape == (5, 1)  # the 11th point fills no pack
+    assert model.discriminate(points).shape == (11,)  # the surface: each point packed with itself
+    data = batch(model, n=16)
+    g, d = weights(model.generator.trainable_variables), weights(model.discriminator.trainable_variables)
+    logs = model.train_step(data)
+    assert np.isfinite(float(logs["d_loss"])) and np.isfinite(float(logs["g_loss"]))
+    assert all(changed(g, model.generator.trainable_variables))
+    assert all(changed(d, model.discriminator.trainable_variables))
+    assert config.model_options("gan") == {"pack": "1"}  # the reference's D by default

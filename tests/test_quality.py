@@ -64,7 +64,7 @@ def trained_cvae():
     model = registry.get("cvae")(latent_dim=4, learning_rate=1e-3, seed=0)
     model.compile()
     model.fit(data_lib.pipeline(arrays["x_train"], arrays["y_train"], 64, "binarized", shuffle=True, seed=0),
-              epochs=3, verbose=0)
+              epochs=3, verbose=0, shuffle=False)
     return model, to_float(arrays["x_test"], "binarized"), arrays["y_test"].astype(np.int32)
 
 

@@ -17,6 +17,13 @@ epochs 3 to 7 of the 8 modes are covered depending on the seed (7 for
 ``train.py gan`` with seed 0), and other learning rates, batch sizes, Adam
 betas and D/G rate ratios tried did not cover all 8 reliably: the mode dropping
 of a plain GAN, which the reference does not guard against.
+
+``--option pack=2`` (or 4) is tfgen's remedy, off by default so that the
+default model is the reference's: D judges packs of 2 (or 4) samples, all real
+or all generated, concatenated into one input (PacGAN, Lin et al. 2018), with
+the same losses, G and D's hidden layer unchanged. A generator that drops modes
+makes packs that look unlike real packs, so D penalises it. Measured: all 8
+modes covered after 75 epochs for each of six seeds.
 """
 
 from __future__ import annotations
@@ -40,15 +47,18 @@ class GAN(AdversarialModel):
     data_kind = "points"
     num_grid_samples = 1000
     reuse_fakes = False  # the reference draws fresh noise for G's update
+    options = {"pack": ("1", "2", "4")}
 
-    def __init__(self, latent_dim: int = 32, learning_rate: float = 1e-3, seed: int | None = None, **kwargs: Any):
+    def __init__(self, latent_dim: int = 32, learning_rate: float = 1e-3, seed: int | None = None,
+                 pack: str = "1", **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
+        self.pack = int(pack)
         self.generator = keras.Sequential(
             [keras.Input((latent_dim,)), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(2)],
             name="generator",
         )
         self.discriminator = keras.Sequential(
-            [keras.Input((2,)), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(1)],  # logits
+            [keras.Input((2 * self.pack,)), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(1)],
             name="discriminator",
         )
         self.built = True
@@ -60,8 +70,16 @@ class GAN(AdversarialModel):
         return self.generator(z)
 
     def discriminate(self, points):
-        """D's probability that each point is real, shape (N,)."""
-        return tf.sigmoid(self.discriminator(points))[:, 0]
+        """D's probability that each point is real, shape (N,) (packed D: a pack of copies of the point)."""
+        return tf.sigmoid(self.discriminator(tf.tile(points, [1, self.pack])))[:, 0]
+
+    def critic(self, x, labels, training: bool = False):
+        """D's logits, one per pack of ``pack`` samples (a remainder that fills no pack is left out)."""
+        n = tf.shape(x)[0] // self.pack * self.pack
+        return self.discriminator(tf.reshape(x[:n], (-1, 2 * self.pack)), training=training)
+
+    def get_config(self):
+        return {**super().get_config(), "pack": str(self.pack)}
 
     def grid_inputs(self, seed: int) -> dict[str, np.ndarray]:
         z = np.random.default_rng(seed).standard_normal((self.num_grid_samples, self.latent_dim))
