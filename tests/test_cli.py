@@ -135,6 +135,12 @@ def test_options_are_recorded_with_their_defaults_and_fixed_on_resume(tmp_path, 
     assert cli("cvae_gan", "--out", str(out), "--resume", "--epochs", "1", "--option", "fake_draw=reference") == 0
     assert cli("cvae_gan", "--out", str(out), "--resume", "--epochs", "2", "--option", "recon_weighting=reference") == 2
     assert "a resumed run may change only" in capsys.readouterr().err
+    # Output-only switches may change on resume, both ways.
+    assert cli("cvae_gan", "--out", str(out), "--resume", "--epochs", "2", "--tensorboard") == 0
+    assert json.loads((out / "config.json").read_text())["config"]["tensorboard"] is True
+    assert (out / "tensorboard").is_dir()
+    assert cli("cvae_gan", "--out", str(out), "--resume", "--epochs", "2", "--no-tensorboard") == 0
+    assert json.loads((out / "config.json").read_text())["config"]["tensorboard"] is False
 
 
 def test_help_documents_every_flag():

@@ -47,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval-every", type=int, metavar="N",
                         help="add classifier scores of 1,000 samples (Fréchet and kernel distance, classifier "
                         "score, coverage, label accuracy) to metrics.csv every N epochs; MNIST image models")
-    parser.add_argument("--tensorboard", action="store_true", default=None,
-                        help="also write TensorBoard logs (metrics and sample grids) under RUN_DIR/tensorboard/")
+    parser.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None,
+                        help="also write TensorBoard logs (metrics and sample grids) under RUN_DIR/tensorboard/; "
+                        "--no-tensorboard stops them on --resume")
     parser.add_argument("--option", action="append", metavar="NAME=VALUE",
                         help="a model's own choice (repeatable); --list shows each model's options and values")
     return parser
