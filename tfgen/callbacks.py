@@ -50,15 +50,11 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                 raise NonFiniteLossError(epoch + 1, name, float(logs[name]))
 
 
-class SampleGrid(keras.callbacks.Callback):
-    """Writes ``images/epoch_NNNN.png``: the model's samples for one fixed input batch.
+class PerEpochWriter(keras.callbacks.Callback):
+    """Calls :meth:`write` with each finished epoch's 1-based number, and with 0 before a fresh run's first."""
 
-    Epoch 0 is the untrained model, so an N-epoch run writes N + 1 grids.
-    """
-
-    def __init__(self, run_dir: Path, inputs: dict[str, np.ndarray], grid_shape: tuple[int, int], initial_epoch: int):
+    def __init__(self, initial_epoch: int):
         super().__init__()
-        self.run_dir, self.inputs, self.grid_shape = run_dir, inputs, grid_shape
         self.initial_epoch = initial_epoch
 
     def on_train_begin(self, logs=None) -> None:
@@ -67,6 +63,20 @@ class SampleGrid(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         self.write(epoch + 1)
+
+    def write(self, epoch: int) -> None:
+        raise NotImplementedError
+
+
+class SampleGrid(PerEpochWriter):
+    """Writes ``images/epoch_NNNN.png``: the model's samples for one fixed input batch.
+
+    Epoch 0 is the untrained model, so an N-epoch run writes N + 1 grids.
+    """
+
+    def __init__(self, run_dir: Path, inputs: dict[str, np.ndarray], grid_shape: tuple[int, int], initial_epoch: int):
+        super().__init__(initial_epoch)
+        self.run_dir, self.inputs, self.grid_shape = run_dir, inputs, grid_shape
 
     def write(self, epoch: int) -> None:
         samples = np.asarray(self.model.sample(**self.inputs))
@@ -134,23 +144,16 @@ class QualityScores(keras.callbacks.Callback):
         logs.update({k: v for k, v in scores.items() if k != "num_samples"})
 
 
-class TensorBoardImages(keras.callbacks.Callback):
+class TensorBoardImages(PerEpochWriter):
     """Writes each epoch's sample grid (the PNG just written) as an image summary under ``tensorboard/samples``.
 
     It runs after the grid callback; Keras's own ``TensorBoard`` callback writes the metrics.
     """
 
     def __init__(self, run_dir: Path, initial_epoch: int):
-        super().__init__()
-        self.run_dir, self.initial_epoch = run_dir, initial_epoch
+        super().__init__(initial_epoch)
+        self.run_dir = run_dir
         self.writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "samples"))
-
-    def on_train_begin(self, logs=None) -> None:
-        if self.initial_epoch == 0:
-            self.write(0)
-
-    def on_epoch_end(self, epoch: int, logs=None) -> None:
-        self.write(epoch + 1)
 
     def write(self, epoch: int) -> None:
         grid = images.read_png(png_path(self.run_dir, epoch))

@@ -16,6 +16,14 @@ CONFIG_FLAGS = ("epochs", "batch_size", "latent_dim", "lr", "dataset", "data_dir
                 "eval_every")
 
 
+def positive(text: str) -> int:
+    """argparse type for counts: a positive integer, else a usage error naming the value."""
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="train.py",

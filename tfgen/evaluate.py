@@ -32,17 +32,23 @@ from tfgen import classifier as classifier_lib
 from tfgen import config as config_lib
 from tfgen import data as data_lib
 from tfgen import metrics, quality
+from tfgen.cli import positive
 from tfgen.files import write_text
 from tfgen.rundir import NotARunError, Run, load_run
 
 MNIST_SETS = ("mnist", "mnist-sample")
 
 
-def generate(model, n: int, seed: int, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray | None]:
-    """``n`` samples from z ~ N(0, I) (seeded); conditional models ask for each digit equally often."""
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((n, model.latent_dim)).astype(np.float32)
+def sample_inputs(model, n: int, seed) -> tuple[np.ndarray, np.ndarray | None]:
+    """``n`` codes z ~ N(0, I) drawn from ``seed``, and for conditional models each digit equally often."""
+    z = np.random.default_rng(seed).standard_normal((n, model.latent_dim)).astype(np.float32)
     labels = (np.arange(n) % 10).astype(np.int32) if model.conditional else None
+    return z, labels
+
+
+def generate(model, n: int, seed: int, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray | None]:
+    """``n`` samples of :func:`sample_inputs`, generated in batches."""
+    z, labels = sample_inputs(model, n, seed)
     out = [np.asarray(model.sample(z[i:i + batch_size], *(() if labels is None else (labels[i:i + batch_size],))))
            for i in range(0, n, batch_size)]
     return np.concatenate(out), labels
@@ -79,7 +85,7 @@ def evaluate(run: Run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
         if ds.modes is None:
             result["note"] = f"{run.data_name} has no modes: only ring and grid have mode metrics"
             return result
-        z = np.random.default_rng(seed).standard_normal((num_samples, model.latent_dim)).astype(np.float32)
+        z, _ = sample_inputs(model, num_samples, seed)
         result["modes"] = {**metrics.mode_coverage(np.asarray(model.sample(z)), ds.modes, ds.mode_std),
                            "num_modes": len(ds.modes), "num_samples": num_samples}
         return result
@@ -124,13 +130,6 @@ def table(result: dict) -> str:
     if "note" in result:
         rows.append(("note", result["note"]))
     return "\n".join(["| metric | value |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows)])
-
-
-def positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

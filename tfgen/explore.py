@@ -21,6 +21,7 @@ import numpy as np
 from tfgen import config as config_lib
 from tfgen import data as data_lib
 from tfgen import images
+from tfgen.cli import positive
 from tfgen.rundir import NotARunError, Run, load_run
 
 COMMANDS = ("interpolate", "retrieve", "latent-map", "reconstruct", "compare", "conditional-grid")
@@ -179,13 +180,6 @@ def conditional_grid(run: Run, args: argparse.Namespace) -> None:
 
 HANDLERS = {"interpolate": interpolate, "retrieve": retrieve, "latent-map": latent_map,
             "reconstruct": reconstruct, "compare": compare, "conditional-grid": conditional_grid}
-
-
-def positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

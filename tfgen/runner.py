@@ -153,7 +153,6 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
 
 def sample_scores_callback(config: RunConfig, model, dataset: data_lib.Dataset):
     """``--eval-every``: classifier scores of 1,000 fixed samples against 1,000 test images."""
-    import numpy as np
 
     from tfgen import callbacks as cb
     from tfgen import classifier as classifier_lib
@@ -161,8 +160,7 @@ def sample_scores_callback(config: RunConfig, model, dataset: data_lib.Dataset):
 
     classifier = classifier_lib.load_or_train(config.data_dir)
     n = min(1000, len(dataset.x_test))
-    z = np.random.default_rng([config.seed, 2]).standard_normal((n, model.latent_dim)).astype(np.float32)
-    labels = (np.arange(n) % 10).astype(np.int32) if model.conditional else None
+    z, labels = evaluate.sample_inputs(model, n, [config.seed, 2])
     real = data_lib.to_float(dataset.x_test[:n], "unit")
     return cb.QualityScores(config.eval_every, config.epochs, z, labels,
                             lambda samples, labels: evaluate.sample_scores(samples, labels, real, classifier))
