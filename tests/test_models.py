@@ -28,6 +28,14 @@ def batch(model, n=8):
     return tf.constant(to_float(arrays["x_train"], model.input_range)), tf.constant(arrays["y_train"].astype(np.int32))
 
 
+def body(net, activation="linear"):
+    """The network's layers before its output layer, checked to be tfgen.precision.float32_output(activation)."""
+    *layers, out = net.layers
+    assert type(out).__name__ == "Activation" and out.dtype_policy.name == "float32"
+    assert out.activation.__name__ == activation
+    return layers
+
+
 def test_registry_lists_the_tutorial_cvae():
     assert "cvae" in MODELS
 
@@ -125,8 +133,8 @@ def test_cvae_defaults_are_the_tutorials():
 
 def test_cvae_architecture_matches_the_tutorial():
     model = build("cvae", latent_dim=50)
-    enc = [(type(layer).__name__, layer.output.shape[1:]) for layer in model.inference_net.layers]
-    dec = [(type(layer).__name__, layer.output.shape[1:]) for layer in model.generative_net.layers]
+    enc = [(type(layer).__name__, layer.output.shape[1:]) for layer in body(model.inference_net)]
+    dec = [(type(layer).__name__, layer.output.shape[1:]) for layer in body(model.generative_net)]
     assert enc == [("Conv2D", (13, 13, 32)), ("Conv2D", (6, 6, 64)), ("Flatten", (2304,)), ("Dense", (100,))]
     assert dec == [("Dense", (1568,)), ("Reshape", (7, 7, 32)), ("Conv2DTranspose", (14, 14, 64)),
                    ("Conv2DTranspose", (28, 28, 32)), ("Conv2DTranspose", (28, 28, 1))]
@@ -147,9 +155,8 @@ def test_mlp_vae_architecture_matches_the_reference():
     model = build("vae", latent_dim=50)
     assert [layer.units for layer in model.encoder.layers] == [512, 256]
     assert model.mean_head.units == model.logvar_head.units == 50
-    dense = [layer for layer in model.decoder.layers if hasattr(layer, "units")]
+    dense = [layer for layer in body(model.decoder, "sigmoid") if hasattr(layer, "units")]
     assert [layer.units for layer in dense] == [256, 512, 784]
-    assert dense[-1].activation.__name__ == "sigmoid"
     assert type(model.optimizer).__name__ == "AdamW" and model.optimizer.weight_decay == 0.01
     assert model.grid_shape == (8, 8) and model.input_range == "unit"
 
@@ -223,8 +230,8 @@ def test_ae_fits_a_gaussian_to_its_codes_and_samples_from_it():
 
 def test_gan_architecture_and_defaults_match_the_reference():
     model = build("gan", latent_dim=32)
-    assert [layer.units for layer in model.generator.layers] == [128, 2]
-    assert [layer.units for layer in model.discriminator.layers] == [128, 1]
+    assert [layer.units for layer in body(model.generator)] == [128, 2]
+    assert [layer.units for layer in body(model.discriminator)] == [128, 1]
     assert config.model_defaults("gan") == {"epochs": 100, "batch_size": 128, "dataset": "ring", "latent_dim": 32,
                                             "lr": 1e-3}
     assert model.sample(tf.zeros((3, 32))).shape == (3, 2)
@@ -258,7 +265,7 @@ def test_gan_losses_are_the_reference_cross_entropies():
     model = build("gan")
     real = batch(model, n=8)[0]
     # With D's output layer zeroed, D(x) = 1/2 everywhere: D's loss is 2 log 2 and G's log 2.
-    out = model.discriminator.layers[-1]
+    out = body(model.discriminator)[-1]
     out.kernel.assign(tf.zeros_like(out.kernel))
     out.bias.assign(tf.zeros_like(out.bias))
     np.testing.assert_allclose(float(model.d_loss((real, None))), 2 * np.log(2), rtol=1e-6)
@@ -267,13 +274,13 @@ def test_gan_losses_are_the_reference_cross_entropies():
 
 def test_cgan_architecture_matches_the_reference():
     model = build("cgan", latent_dim=100)
-    kinds = [type(layer).__name__ for layer in model.generator.layers]
+    kinds = [type(layer).__name__ for layer in body(model.generator, "tanh")]
     assert kinds == ["Dense", "LeakyReLU", "Dense", "BatchNormalization", "LeakyReLU", "Dense",
                      "BatchNormalization", "LeakyReLU", "Dense", "Reshape"]
     bns = [layer for layer in model.generator.layers if type(layer).__name__ == "BatchNormalization"]
     assert all(bn.epsilon == 0.8 and bn.momentum == 0.9 for bn in bns)  # BatchNorm1d(n, 0.8): eps 0.8
     assert model.generator.layers[0].kernel.shape[0] == 110
-    assert [layer.units for layer in model.discriminator.layers if hasattr(layer, "units")] == [512, 256, 1]
+    assert [layer.units for layer in body(model.discriminator) if hasattr(layer, "units")] == [512, 256, 1]
     assert model.discriminator.layers[0].kernel.shape[0] == 794
     assert config.model_defaults("cgan") == {"epochs": 30, "batch_size": 64, "latent_dim": 100, "lr": 2e-4}
     assert model.optimizer.beta_1 == model.d_optimizer.beta_1 == 0.5
@@ -320,7 +327,7 @@ def test_only_the_toy_gan_draws_fresh_noise_for_g():
 
 def test_dcgan_architecture_matches_the_reference_and_the_tutorial():
     model = build("dcgan", latent_dim=100)
-    d_kinds = [type(layer).__name__ for layer in model.discriminator.layers]
+    d_kinds = [type(layer).__name__ for layer in body(model.discriminator)]
     assert d_kinds == ["ZeroPadding2D", "Conv2D", "LeakyReLU",
                        "ZeroPadding2D", "Conv2D", "BatchNormalization", "LeakyReLU",
                        "ZeroPadding2D", "Conv2D", "BatchNormalization", "LeakyReLU",
@@ -330,12 +337,12 @@ def test_dcgan_architecture_matches_the_reference_and_the_tutorial():
         (16, (3, 3), (2, 2)), (32, (3, 3), (2, 2)), (64, (3, 3), (2, 2)), (128, (4, 4), (1, 1))]
     # PyTorch's padding=1: 28 -> 14 -> 7 -> 4, and the 4x4 kernel sees the whole map.
     x, sizes = tf.zeros((1, 28, 28, 1)), []
-    for layer in model.discriminator.layers[:-2]:
+    for layer in body(model.discriminator)[:-2]:
         x = layer(x)
         if layer in convs:
             sizes.append(tuple(x.shape[1:3]))
     assert sizes == [(14, 14), (7, 7), (4, 4), (1, 1)]
-    g_kinds = [type(layer).__name__ for layer in model.generator.layers]
+    g_kinds = [type(layer).__name__ for layer in body(model.generator, "tanh")]
     assert g_kinds == ["Dense", "BatchNormalization", "LeakyReLU", "Reshape",
                        "Conv2DTranspose", "BatchNormalization", "LeakyReLU",
                        "Conv2DTranspose", "BatchNormalization", "LeakyReLU", "Conv2DTranspose"]
@@ -350,7 +357,7 @@ def test_cvae_gan_architecture_matches_the_reference():
     model = build("cvae_gan", latent_dim=2)
     assert model.decoder.layers[0].kernel.shape[0] == 2 + 10  # concat(z, one-hot label)
     for net, outputs in ((model.discriminator, 1), (model.classifier, 10)):
-        kinds = [type(layer).__name__ for layer in net.layers]
+        kinds = [type(layer).__name__ for layer in body(net)]
         assert kinds == ["Conv2D", "LeakyReLU", "MaxPooling2D", "Conv2D", "LeakyReLU", "MaxPooling2D", "Flatten",
                          "Dense", "LeakyReLU", "Dense"]
         assert [layer.units for layer in net.layers if hasattr(layer, "units")] == [1024, outputs]
@@ -382,7 +389,7 @@ def test_cvae_gan_reconstruction_weighting(weighting):
     model = registry.get("cvae_gan")(latent_dim=2, learning_rate=1e-3, seed=1, recon_weighting=weighting)
     data = batch(model, n=8)
     for net in (model.discriminator, model.classifier):  # zeroed output layers: each BCE term is log 2
-        out = net.layers[-1]
+        out = body(net)[-1]
         out.kernel.assign(tf.zeros_like(out.kernel))
         out.bias.assign(tf.zeros_like(out.bias))
     losses = {k: float(v) for k, v in model.vae_losses(data).items()}

@@ -10,10 +10,11 @@ from typing import Sequence
 from tfgen import config as config_lib
 from tfgen import registry
 from tfgen.config import ConfigError
+from tfgen.precision import PRECISIONS
 
 # Flags that map one to one onto RunConfig keys.
 CONFIG_FLAGS = ("epochs", "batch_size", "latent_dim", "lr", "dataset", "data_dir", "train_size", "out", "seed",
-                "eval_every")
+                "precision", "eval_every")
 
 
 def positive(text: str) -> int:
@@ -52,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true", help="delete the run in --out and start afresh")
     parser.add_argument("--jit-compile", action="store_true", default=None,
                         help="compile the training and test steps with XLA")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="float32 (default), or Keras mixed precision: mixed_bfloat16 (CPUs with AVX512_BF16/AMX, "
+                        "GPUs of compute capability 8.0+), mixed_float16 (GPUs, with loss scaling); losses and "
+                        "samples stay float32 and the SavedModel is float32")
     parser.add_argument("--eval-every", type=int, metavar="N",
                         help="add classifier scores of 1,000 samples (Fréchet and kernel distance, classifier "
                         "score, coverage, label accuracy) to metrics.csv every N epochs; MNIST image models")

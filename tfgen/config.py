@@ -12,6 +12,7 @@ from typing import Any
 
 from tfgen import registry
 from tfgen.data import IMAGE_DATASETS, POINT_DATASETS
+from tfgen.precision import PRECISIONS
 
 DATASETS = IMAGE_DATASETS + POINT_DATASETS
 
@@ -39,6 +40,7 @@ class RunConfig:
         out: run directory.
         seed: seeds weights, shuffling, sampling and the fixed latent batch.
         jit_compile: compile the train/test steps with XLA.
+        precision: ``float32`` or a Keras mixed-precision policy (see ``tfgen.precision``).
         eval_every: add the classifier scores of 1,000 samples to metrics.csv
             every N epochs (and after the last); None means never.
         tensorboard: also write TensorBoard logs under ``RUN_DIR/tensorboard/``.
@@ -57,6 +59,7 @@ class RunConfig:
     out: str = ""
     seed: int = 0
     jit_compile: bool = False
+    precision: str = "float32"
     eval_every: int | None = None
     tensorboard: bool = False
     options: dict = dataclasses.field(default_factory=dict)
@@ -80,6 +83,8 @@ class RunConfig:
         if self.dataset not in fitting:
             raise ConfigError(f"model {self.model!r} trains on {kind}, not on {self.dataset!r}; "
                               f"choose --dataset from: {', '.join(fitting)}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown --precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
         if self.seed < 0:
             raise ConfigError(f"--seed must be a non-negative integer; got {self.seed}")
         if not self.out:
@@ -104,10 +109,13 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def make_model(self):
-        """A fresh, uncompiled instance of the configured model."""
-        return registry.get(self.model)(latent_dim=self.latent_dim, learning_rate=self.lr, seed=self.seed,
-                                        **self.options)
+    def make_model(self, precision: str | None = None):
+        """A fresh, uncompiled instance of the configured model, computing in ``precision`` (default: the run's)."""
+        from tfgen.precision import policy
+
+        with policy(precision or self.precision):
+            return registry.get(self.model)(latent_dim=self.latent_dim, learning_rate=self.lr, seed=self.seed,
+                                            **self.options)
 
     @property
     def run_dir(self) -> Path:

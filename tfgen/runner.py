@@ -84,6 +84,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
     import numpy as np
 
     from tfgen import callbacks as cb
+    from tfgen import precision
 
     run_dir = config.run_dir
     resuming = check_run_dir(run_dir, resume, overwrite)
@@ -104,7 +105,10 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
 
     keras.utils.set_random_seed(config.seed)
     model = config.make_model()
-    model.compile(jit_compile=config.jit_compile)
+    warning = precision.hardware_warning(config.precision)
+    if warning:
+        print(f"tfgen: warning: {warning}", file=sys.stderr, flush=True)
+    model.compile(jit_compile=config.jit_compile, steps_per_execution=model.steps_per_execution)
     checkpointer = cb.Checkpointer(run_dir / "checkpoints", model)
     initial_epoch = checkpointer.restore() if resuming else 0
     if resuming:

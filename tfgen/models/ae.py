@@ -42,7 +42,7 @@ class AE(VAE):
                                         name="code_std", aggregation="mean")
 
     def build_heads(self) -> None:
-        self.code_head = keras.layers.Dense(self.latent_dim, name="code")
+        self.code_head = keras.layers.Dense(self.latent_dim, name="code", dtype="float32")
         self.code_head.build((None, self.hidden[-1]))
 
     def encode(self, images, labels=None, training=False):

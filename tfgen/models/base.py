@@ -32,6 +32,8 @@ class GenerativeModel(keras.Model):
         data_kind: ``images`` (28x28 digits) or ``points`` (2-D toy sets).
         options: the model's own choices, name -> allowed values (the first is
             the default); each is a constructor keyword, set with ``--option``.
+        steps_per_execution: training steps per call into the compiled loop
+            under ``fit()``, chosen per model from ``bench/throughput.py --spe-sweep``.
     """
 
     registry_name: ClassVar[str] = ""
@@ -42,6 +44,7 @@ class GenerativeModel(keras.Model):
     conditional: ClassVar[bool] = False
     data_kind: ClassVar[str] = "images"
     options: ClassVar[dict[str, tuple[str, ...]]] = {}
+    steps_per_execution: ClassVar[int] = 1
 
     def __init__(self, latent_dim: int, learning_rate: float, seed: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -87,9 +90,16 @@ class GenerativeModel(keras.Model):
         """The optimizer of a single-optimizer model."""
         return keras.optimizers.Adam(self.learning_rate)
 
+    def new_optimizer(self) -> keras.optimizers.Optimizer:
+        """A fresh :meth:`make_optimizer`, with dynamic loss scaling when the model computes in float16."""
+        optimizer = self.make_optimizer()
+        if self.dtype_policy.name == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
+
     def compile(self, jit_compile: bool = False, steps_per_execution: int = 1) -> None:  # type: ignore[override]
         """Compiles with the model's own optimizer(s), each built for its own variables; XLA only when asked for."""
-        super().compile(optimizer=self.make_optimizer(), jit_compile=jit_compile,
+        super().compile(optimizer=self.new_optimizer(), jit_compile=jit_compile,
                         steps_per_execution=steps_per_execution)
         for optimizer, variables in self.optimizer_variables():
             optimizer.build(variables)
@@ -128,8 +138,15 @@ class GenerativeModel(keras.Model):
 
 def apply_gradients(tape: tf.GradientTape, loss: tf.Tensor, variables: list,
                     optimizer: keras.optimizers.Optimizer) -> None:
-    """One ``optimizer`` step on ``variables`` only (one network of a multi-network model)."""
-    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    """One ``optimizer`` step on ``variables`` only (one network of a multi-network model).
+
+    A ``LossScaleOptimizer`` (``mixed_float16``) gets the gradients of the
+    scaled loss; it unscales them and skips a step whose gradients overflowed.
+    """
+    scale = None
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        scale = optimizer.scale_loss(tf.ones_like(loss))
+    optimizer.apply_gradients(zip(tape.gradient(loss, variables, output_gradients=scale), variables))
 
 
 def one_hot(labels: tf.Tensor) -> tf.Tensor:
@@ -214,7 +231,7 @@ class AdversarialModel(GenerativeModel):
         return keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
 
     def compile(self, jit_compile: bool = False, steps_per_execution: int = 1) -> None:  # type: ignore[override]
-        self.d_optimizer = self.make_optimizer()
+        self.d_optimizer = self.new_optimizer()
         super().compile(jit_compile=jit_compile, steps_per_execution=steps_per_execution)
 
     def optimizer_variables(self):

@@ -28,6 +28,7 @@ import keras
 import tensorflow as tf
 
 from tfgen.models.base import NUM_CLASSES, AdversarialModel, one_hot
+from tfgen.precision import float32_output
 from tfgen.registry import register
 
 
@@ -43,6 +44,7 @@ class CGAN(AdversarialModel):
     input_range = "tanh"
     conditional = True
     grid_shape = (10, 10)
+    steps_per_execution = 10  # bench/throughput.py --spe-sweep: 7.6k images/s at 1, 8.4k at 10
 
     def __init__(self, latent_dim: int = 100, learning_rate: float = 2e-4, seed: int | None = None, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
@@ -53,8 +55,9 @@ class CGAN(AdversarialModel):
                 keras.layers.Dense(128), leaky(),
                 keras.layers.Dense(256), keras.layers.BatchNormalization(**bn), leaky(),
                 keras.layers.Dense(512), keras.layers.BatchNormalization(**bn), leaky(),
-                keras.layers.Dense(784, activation="tanh"),
+                keras.layers.Dense(784),
                 keras.layers.Reshape((28, 28, 1)),
+                float32_output("tanh"),
             ],
             name="generator",
         )
@@ -63,7 +66,8 @@ class CGAN(AdversarialModel):
                 keras.Input((784 + NUM_CLASSES,)),
                 keras.layers.Dense(512), leaky(),
                 keras.layers.Dense(256), leaky(),
-                keras.layers.Dense(1),  # logits
+                keras.layers.Dense(1),
+                float32_output(),  # logits
             ],
             name="discriminator",
         )

@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from tfgen.losses import gaussian_kl, squared_error
 from tfgen.models.base import NUM_CLASSES, EncoderDecoder, one_hot
+from tfgen.precision import float32_output
 from tfgen.registry import register
 
 
@@ -41,6 +42,7 @@ class ConvVAE(EncoderDecoder):
     train_defaults = {"epochs": 30, "batch_size": 64}
     input_range = "unit"
     grid_shape = (8, 8)
+    steps_per_execution = 10  # bench/throughput.py --spe-sweep: 6.2k images/s at 1, 6.7k at 10
 
     def __init__(self, latent_dim: int = 2, learning_rate: float = 1e-4, seed: int | None = None, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
@@ -48,8 +50,8 @@ class ConvVAE(EncoderDecoder):
             [keras.Input((28, 28, 1)), *conv_bn(16, 2), *conv_bn(32, 2), *conv_bn(32, 1), keras.layers.Flatten()],
             name="encoder",
         )
-        self.mean_head = keras.layers.Dense(latent_dim, name="mean")
-        self.log_std_head = keras.layers.Dense(latent_dim, name="log_std")
+        self.mean_head = keras.layers.Dense(latent_dim, name="mean", dtype="float32")
+        self.log_std_head = keras.layers.Dense(latent_dim, name="log_std", dtype="float32")
         self.mean_head.build((None, 32 * 7 * 7))
         self.log_std_head.build((None, 32 * 7 * 7))
         self.decoder = keras.Sequential(
@@ -58,7 +60,8 @@ class ConvVAE(EncoderDecoder):
                 keras.layers.Dense(32 * 7 * 7),
                 keras.layers.Reshape((7, 7, 32)),
                 keras.layers.Conv2DTranspose(16, 4, strides=2, padding="same", activation="relu"),
-                keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="sigmoid"),
+                keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same"),
+                float32_output("sigmoid"),
             ],
             name="decoder",
         )

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from tfgen.losses import bernoulli_log_likelihood, log_normal_pdf
 from tfgen.models.base import EncoderDecoder
+from tfgen.precision import float32_output
 from tfgen.registry import register
 
 
@@ -38,6 +39,7 @@ class CVAE(EncoderDecoder):
     loss_names = ("loss", "reconstruction", "kl", "elbo")
     train_defaults = {"epochs": 100, "batch_size": 100}
     input_range = "binarized"
+    steps_per_execution = 5  # bench/throughput.py --spe-sweep: 3.7k images/s at 1, 4.0k at 5
 
     def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-4, seed: int | None = None, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
@@ -48,6 +50,7 @@ class CVAE(EncoderDecoder):
                 keras.layers.Conv2D(64, 3, strides=2, activation="relu"),
                 keras.layers.Flatten(),
                 keras.layers.Dense(latent_dim + latent_dim),
+                float32_output(),
             ],
             name="inference_net",
         )
@@ -58,7 +61,8 @@ class CVAE(EncoderDecoder):
                 keras.layers.Reshape((7, 7, 32)),
                 keras.layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu"),
                 keras.layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu"),
-                keras.layers.Conv2DTranspose(1, 3, strides=1, padding="same"),  # logits
+                keras.layers.Conv2DTranspose(1, 3, strides=1, padding="same"),
+                float32_output(),  # logits
             ],
             name="generative_net",
         )

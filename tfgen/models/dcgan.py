@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import keras
 
 from tfgen.models.base import AdversarialModel
+from tfgen.precision import float32_output
 from tfgen.registry import register
 
 
@@ -57,7 +58,8 @@ class DCGAN(AdversarialModel):
                 keras.layers.Reshape((7, 7, 256)),
                 keras.layers.Conv2DTranspose(128, 5, padding="same", use_bias=False), BN(), leaky(0.3),
                 keras.layers.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False), BN(), leaky(0.3),
-                keras.layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False, activation="tanh"),
+                keras.layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False),
+                float32_output("tanh"),
             ],
             name="generator",
         )
@@ -69,7 +71,8 @@ class DCGAN(AdversarialModel):
                 *strided_conv(64), BN(), leaky(),
                 keras.layers.Conv2D(128, 4), BN(), leaky(),
                 keras.layers.Flatten(),
-                keras.layers.Dense(1),  # logits
+                keras.layers.Dense(1),
+                float32_output(),  # logits
             ],
             name="discriminator",
         )

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from tfgen.losses import batch_l2_norm, squared_error
 from tfgen.models.base import EncoderDecoder
+from tfgen.precision import float32_output
 from tfgen.registry import register
 
 
@@ -35,16 +36,18 @@ class NoiseVAE(EncoderDecoder):
     train_defaults = {"epochs": 20, "batch_size": 64}
     input_range = "unit"
     grid_shape = (8, 8)
+    steps_per_execution = 25  # bench/throughput.py --spe-sweep: 14.7k images/s at 1, 19.2k at 25
 
     def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
         self.encoder = keras.Sequential(
-            [keras.Input((784,)), keras.layers.Dense(392, activation="sigmoid"), keras.layers.Dense(latent_dim)],
+            [keras.Input((784,)), keras.layers.Dense(392, activation="sigmoid"), keras.layers.Dense(latent_dim),
+             float32_output()],
             name="encoder",
         )
         self.decoder = keras.Sequential(
             [keras.Input((latent_dim,)), keras.layers.Dense(392, activation="sigmoid"),
-             keras.layers.Dense(784, activation="sigmoid"), keras.layers.Reshape((28, 28, 1))],
+             keras.layers.Dense(784), keras.layers.Reshape((28, 28, 1)), float32_output("sigmoid")],
             name="decoder",
         )
         self.built = True

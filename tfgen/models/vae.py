@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from tfgen.losses import gaussian_kl, squared_error
 from tfgen.models.base import EncoderDecoder, one_hot
+from tfgen.precision import float32_output
 from tfgen.registry import register
 
 
@@ -38,6 +39,7 @@ class VAE(EncoderDecoder):
     train_defaults = {"epochs": 20, "batch_size": 64}
     input_range = "unit"
     grid_shape = (8, 8)
+    steps_per_execution = 25  # bench/throughput.py --spe-sweep: 9.1k images/s at 1, 11.0k at 25
     hidden = (512, 256)
 
     def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None, **kwargs: Any):
@@ -51,15 +53,15 @@ class VAE(EncoderDecoder):
         self.decoder = keras.Sequential(
             [keras.Input((latent_dim + condition,))]
             + [keras.layers.Dense(n, activation="relu") for n in reversed(self.hidden)]
-            + [keras.layers.Dense(784, activation="sigmoid"), keras.layers.Reshape((28, 28, 1))],
+            + [keras.layers.Dense(784), keras.layers.Reshape((28, 28, 1)), float32_output("sigmoid")],
             name="decoder",
         )
         self.built = True
 
     def build_heads(self) -> None:
         """The linear heads on the encoder's last hidden layer."""
-        self.mean_head = keras.layers.Dense(self.latent_dim, name="mean")
-        self.logvar_head = keras.layers.Dense(self.latent_dim, name="logvar")
+        self.mean_head = keras.layers.Dense(self.latent_dim, name="mean", dtype="float32")
+        self.logvar_head = keras.layers.Dense(self.latent_dim, name="logvar", dtype="float32")
         self.mean_head.build((None, self.hidden[-1]))
         self.logvar_head.build((None, self.hidden[-1]))
 

@@ -1,0 +1,128 @@
+"""``--precision``: mixed-precision training keeps losses, samples and the SavedModel float32."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfgen import config as config_lib
+from tfgen import registry, runner
+from tfgen.config import ConfigError
+from tfgen.export import export_saved_model, float32_copy
+from tfgen.rundir import load_run
+
+from conftest import run_train
+from test_models import batch, sample_args
+
+MODELS = registry.names()
+
+
+def mixed_model(name, precision="mixed_bfloat16"):
+    cfg = config_lib.resolve(name, {"latent_dim": 6, "out": "unused", "precision": precision})
+    model = cfg.make_model()
+    model.compile()
+    return model
+
+
+def half_layers(model, dtype):
+    return [layer for layer in model._flatten_layers() if layer.compute_dtype == dtype]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_bfloat16_step_has_finite_float32_losses_and_float32_samples(name):
+    model = mixed_model(name)
+    assert half_layers(model, "bfloat16"), "the networks should compute in bfloat16"
+    assert all(v.dtype == "float32" for v in model.weights)  # weights stay float32
+    data = batch(model, n=16)
+    losses = tf.function(model.train_step)(data)
+    for key, value in losses.items():
+        assert value.dtype == tf.float32, key
+        assert np.isfinite(value.numpy()), key
+    for key, value in model.compute_losses(data).items():
+        assert value.dtype == tf.float32, key
+    assert model.sample(*sample_args(model)).dtype == tf.float32
+    if hasattr(model, "encode_outputs"):
+        for key, value in model.encode_outputs(*data).items():
+            assert value.dtype == tf.float32, key
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_float16_scales_every_optimizer(name):
+    model = mixed_model(name, "mixed_float16")
+    optimizers = [optimizer for optimizer, _ in model.optimizer_variables()]
+    assert optimizers and all(isinstance(o, keras.optimizers.LossScaleOptimizer) for o in optimizers)
+    assert set(map(id, optimizers)) == set(map(id, model.named_optimizers().values()))  # the checkpointed ones
+
+
+@pytest.mark.parametrize("name", ["cvae", "cgan"])  # float16 convolutions are emulated on a CPU: keep them few
+def test_float16_trains_with_dynamic_loss_scaling(name):
+    model = mixed_model(name, "mixed_float16")
+    optimizers = [optimizer for optimizer, _ in model.optimizer_variables()]
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    # The scale starts at 2**15 and halves on each overflowing step (skipped) until the gradients fit float16.
+    history = model.fit(tf.data.Dataset.from_tensors(batch(model, n=8)).repeat(20), epochs=1, verbose=0)
+    assert all(np.isfinite(v[-1]) for v in history.history.values())
+    moved = [not np.array_equal(b, v.numpy()) for b, v in zip(before, model.trainable_variables)]
+    assert sum(moved) >= len(moved) // 2  # steps were applied, not all skipped as overflows
+    assert all(0 < float(o.dynamic_scale) <= 2**15 for o in optimizers)
+
+
+def test_float32_is_the_default_and_changes_nothing():
+    model = registry.get("cvae")(latent_dim=4, learning_rate=1e-3)
+    assert model.dtype_policy.name == "float32" and not half_layers(model, "bfloat16")
+    assert float32_copy(model) is model
+    assert not isinstance(model.new_optimizer(), keras.optimizers.LossScaleOptimizer)
+
+
+def graph_text(function) -> str:
+    return str(function.graph.as_graph_def())
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_saved_model_is_float32_whatever_the_training_precision(tmp_path, name):
+    model = mixed_model(name)
+    data = batch(model, n=16)
+    model.train_step(data)  # non-initial weights
+    export_saved_model(model, tmp_path / "saved_model")
+    loaded = tf.saved_model.load(str(tmp_path / "saved_model"))
+    args = sample_args(model)
+    expected = float32_copy(model).sample(*args).numpy()
+    for signature_name, fn in loaded.signatures.items():
+        assert "DT_BFLOAT16" not in graph_text(fn) and "DT_HALF" not in graph_text(fn), signature_name
+        for spec in fn.structured_input_signature[1].values():
+            assert spec.dtype in (tf.float32, tf.int32), (signature_name, spec)
+    outputs = loaded.generate(*args)
+    for key, value in outputs.items():
+        assert value.dtype == tf.float32, key
+    np.testing.assert_allclose(next(iter(outputs.values())).numpy(), expected, atol=1e-5)
+    # The float32 copy is the trained model: its samples match the bfloat16 ones to bfloat16 precision.
+    np.testing.assert_allclose(expected, model.sample(*args).numpy(), atol=0.1)
+
+
+def test_unknown_precision_is_refused_naming_the_allowed_ones():
+    with pytest.raises(ConfigError, match="unknown --precision 'fp8'; choose one of: float32, mixed_bfloat16, "
+                                          "mixed_float16"):
+        config_lib.resolve("cvae", {"precision": "fp8"})
+    result = run_train("cvae", "--precision", "half", timeout=120)
+    assert result.returncode == 2
+    assert "invalid choice: 'half'" in result.stderr and "mixed_bfloat16" in result.stderr
+
+
+def test_bfloat16_run_writes_float32_outputs_and_keeps_its_precision_on_resume(tmp_path, data_dir):
+    out = tmp_path / "run"
+    cfg = config_lib.resolve("cvae", {"epochs": 1, "batch_size": 64, "latent_dim": 4, "data_dir": str(data_dir),
+                                      "out": str(out), "precision": "mixed_bfloat16"})
+    assert runner.run(cfg) == 0
+    assert json.loads((out / "config.json").read_text())["config"]["precision"] == "mixed_bfloat16"
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 2 and "nan" not in rows[1].lower()
+    assert load_run(out).model.dtype_policy.name == "float32"  # evaluate and explore measure in float32
+    with pytest.raises(ConfigError, match="--precision float32 differs from the resumed run's "
+                                          "precision='mixed_bfloat16'"):
+        runner.config_for_resume(cfg, {"precision": "float32", "epochs": 2})
+    resumed = runner.config_for_resume(cfg, {"precision": None, "epochs": 2})
+    assert resumed.precision == "mixed_bfloat16"
+    assert runner.run(resumed, resume=True) == 0
+    assert len((out / "metrics.csv").read_text().splitlines()) == 3
