@@ -12,12 +12,12 @@ its peak memory is its own):
    tutorial's code) on the same binarized MNIST at batch 100: the tutorial's
    eager loop, its loop with the step in ``@tf.function``, and tfgen's
    ``fit()`` in float32 and in each ``--precision``.
-2. Every model at its default batch size and ``steps_per_execution``: its own
-   ``train_step`` in a bare ``@tf.function`` loop over the same tf.data
-   pipeline; ``fit()`` on that pipeline; ``fit()`` on one batch already in memory
-   (``pipeline`` = the share of that speed the input pipeline keeps); ``fit()``
-   with XLA; ``evaluate()``; and the process's peak memory (resident set; on a
-   GPU also the device's peak).
+2. Every model with tfgen's defaults (its batch size, ``steps_per_execution``
+   and XLA choice): its own ``train_step`` in a bare ``@tf.function`` loop over
+   the same tf.data pipeline; ``fit()`` on that pipeline; ``fit()`` on one batch
+   already in memory (``pipeline`` = the share of that speed the input pipeline
+   keeps); ``fit()`` with XLA switched the other way; ``evaluate()``; and the
+   process's peak memory (resident set; on a GPU also the device's peak).
 
 Each timing warms up (tracing, first steps) and then takes the best of
 ``--repeats`` passes of ``--steps`` batches, in images per second.
@@ -120,7 +120,7 @@ def measure_model(name: str, data_dir: str | None, precision: str, steps: int, r
     probe = config.make_model()
     ds = data.load(config.dataset, data_dir)
     pipeline = data.pipeline(ds.x_train, ds.y_train, config.batch_size, probe.input_range, shuffle=True, seed=0)
-    spe = probe.steps_per_execution
+    spe, xla_default = probe.default_steps_per_execution, config.jit_compile
     steps = -(-steps // spe) * spe  # whole executions, so no shorter remainder is traced while timing
     images = steps * config.batch_size
 
@@ -138,15 +138,15 @@ def measure_model(name: str, data_dir: str | None, precision: str, steps: int, r
         return result
 
     model = fresh()
-    result = {"batch": config.batch_size, "spe": spe,
+    result = {"batch": config.batch_size, "spe": spe, "xla_default": xla_default,
               "bare": best_rate(loop_pass(tf.function(model.train_step), iter(pipeline.repeat()), steps), images,
                                 repeats)}
-    result["fit"] = fit_rate(fresh(steps_per_execution=spe), pipeline, steps, repeats)
+    result["fit"] = fit_rate(fresh(), pipeline, steps, repeats)
     in_memory = tf.data.Dataset.from_tensors(next(iter(pipeline))).repeat()
-    result["in_memory"] = fit_rate(fresh(steps_per_execution=spe), in_memory, steps, repeats)
+    result["in_memory"] = fit_rate(fresh(), in_memory, steps, repeats)
     if xla:
-        result["xla"] = fit_rate(fresh(steps_per_execution=spe, jit_compile=True), pipeline, steps, repeats)
-    model = fresh(steps_per_execution=spe)
+        result["xla_toggled"] = fit_rate(fresh(jit_compile=not xla_default), pipeline, steps, repeats)
+    model = fresh()
     result["evaluate"] = best_rate(lambda: model.evaluate(pipeline.repeat(), steps=steps, verbose=0), images,
                                    repeats)
     result.update(peak_memory())
@@ -179,9 +179,9 @@ def measure_tutorial(data_dir: str | None, precisions: list[str], steps: int, re
         config = config_lib.resolve("cvae", {"out": "unused", "precision": precision, "batch_size": batch})
         keras.utils.set_random_seed(0)
         model = config.make_model()
-        model.compile(steps_per_execution=model.steps_per_execution)
+        model.compile(jit_compile=config.jit_compile)
         pipeline = data.pipeline(ds.x_train, ds.y_train, batch, "binarized", shuffle=True, seed=0)
-        spe = model.steps_per_execution
+        spe = model.default_steps_per_execution
         rates[f"tfgen fit() {precision}"] = fit_rate(model, pipeline, -(-steps // spe) * spe, repeats)
     return rates
 
@@ -220,7 +220,7 @@ def main() -> None:
                         help="precision of table 2 (default float32); table 1 adds it to float32")
     parser.add_argument("--steps", type=int, default=40, help="batches per timed pass (default 40)")
     parser.add_argument("--repeats", type=int, default=2, help="timed passes per measurement; the best is kept")
-    parser.add_argument("--no-xla", action="store_true", help="leave out the fit() + XLA column")
+    parser.add_argument("--no-xla", action="store_true", help="leave out the column with XLA switched the other way")
     parser.add_argument("--no-tutorial", action="store_true", help="leave out table 1")
     parser.add_argument("--spe-sweep", help="comma-separated steps_per_execution values: fit() images/s for each")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
@@ -276,17 +276,19 @@ def main() -> None:
             print(f"| `{name}` | " + " | ".join(f"{r[f'spe {n}']:,.0f}" for n in sweep) + " |")
         return
     gpu = any("peak_gpu_mb" in r for r in rows.values())
-    print(f"Every model at its default batch size and steps_per_execution (spe), {args.precision}; images/s\n")
-    print("| model | batch | spe | bare `@tf.function` step | `fit()` | fit / bare | `fit()`, batch in memory "
-          "| pipeline | `fit()` + XLA | `evaluate()` | peak memory, MB |" + (" GPU peak, MB |" if gpu else ""))
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if gpu else ""))
+    print(f"Every model with tfgen's defaults (batch size, steps_per_execution = spe, XLA on or off), "
+          f"{args.precision}; images/s\n")
+    print("| model | batch | spe | XLA | bare `@tf.function` step | `fit()` | fit / bare | `fit()`, batch in memory "
+          "| pipeline | `fit()`, XLA the other way | `evaluate()` | peak memory, MB |"
+          + (" GPU peak, MB |" if gpu else ""))
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if gpu else ""))
     for name, r in rows.items():
-        xla = f"{r['xla']:,.0f}" if "xla" in r else "-"
-        print(f"| `{name}` | {r['batch']} | {r['spe']} | {r['bare']:,.0f} | {r['fit']:,.0f} "
-              f"| {r['fit'] / r['bare']:.2f}x "
-              f"| {r['in_memory']:,.0f} | {r['fit'] / r['in_memory']:.0%} | {xla} | {r['evaluate']:,.0f} "
-              f"| {r['peak_rss_mb']:,.0f} |" + (f" {r.get('peak_gpu_mb', 0):,.0f} |" if gpu else ""))
-
+        toggled = f"{r['xla_toggled']:,.0f} ({'off' if r['xla_default'] else 'on'})" if "xla_toggled" in r else "-"
+        print(f"| `{name}` | {r['batch']} | {r['spe']} | {'on' if r['xla_default'] else 'off'} | {r['bare']:,.0f} "
+              f"| {r['fit']:,.0f} | {r['fit'] / r['bare']:.2f}x | {r['in_memory']:,.0f} "
+              f"| {r['fit'] / r['in_memory']:.0%} "
+              f"| {toggled} | {r['evaluate']:,.0f} | {r['peak_rss_mb']:,.0f} |"
+              + (f" {r.get('peak_gpu_mb', 0):,.0f} |" if gpu else ""))
 
 if __name__ == "__main__":
     main()

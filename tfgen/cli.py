@@ -51,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its last finished epoch (may change --epochs)")
     parser.add_argument("--overwrite", action="store_true", help="delete the run in --out and start afresh")
-    parser.add_argument("--jit-compile", action="store_true", default=None,
-                        help="compile the training and test steps with XLA")
+    parser.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
+                        help="compile the training and test steps with XLA (default: per model, on where it "
+                        "measured faster; --list shows which)")
     parser.add_argument("--precision", choices=PRECISIONS,
                         help="float32 (default), or Keras mixed precision: mixed_bfloat16 (CPUs with AVX512_BF16/AMX, "
                         "GPUs of compute capability 8.0+), mixed_float16 (GPUs, with loss scaling); losses and "
@@ -76,8 +77,9 @@ def describe_models() -> str:
         summary = (cls.__doc__ or "").strip().splitlines()[0]
         d = config_lib.model_defaults(name)
         dataset = f", dataset {d['dataset']}" if "dataset" in d else ""
+        xla = ", XLA" if cls.default_jit_compile else ""
         lines.append(f"{name:<10} {summary} (epochs {d['epochs']}, batch {d['batch_size']}, "
-                     f"latent {d['latent_dim']}, lr {d['lr']:g}{dataset})")
+                     f"latent {d['latent_dim']}, lr {d['lr']:g}{dataset}{xla})")
         lines += [f"{'':<10}   --option {option}={'|'.join(values)} (default {values[0]})"
                   for option, values in cls.options.items()]
     return "\n".join(lines)

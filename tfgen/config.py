@@ -140,7 +140,8 @@ def model_defaults(model: str) -> dict[str, Any]:
 
 def resolve(model: str, flags: dict[str, Any]) -> RunConfig:
     """Model defaults overridden by the flags the user gave (None = not given)."""
-    values: dict[str, Any] = {"model": model, "out": os.path.join("runs", model), **model_defaults(model)}
+    values: dict[str, Any] = {"model": model, "out": os.path.join("runs", model), **model_defaults(model),
+                              "jit_compile": registry.get(model).default_jit_compile}
     if os.environ.get("TFGEN_DATA_DIR"):
         values["data_dir"] = os.environ["TFGEN_DATA_DIR"]
     values.update({k: v for k, v in flags.items() if v is not None and k != "options"})

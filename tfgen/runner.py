@@ -108,7 +108,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
     warning = precision.hardware_warning(config.precision)
     if warning:
         print(f"tfgen: warning: {warning}", file=sys.stderr, flush=True)
-    model.compile(jit_compile=config.jit_compile, steps_per_execution=model.steps_per_execution)
+    model.compile(jit_compile=config.jit_compile)
     checkpointer = cb.Checkpointer(run_dir / "checkpoints", model)
     initial_epoch = checkpointer.restore() if resuming else 0
     if resuming:

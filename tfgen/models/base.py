@@ -32,8 +32,10 @@ class GenerativeModel(keras.Model):
         data_kind: ``images`` (28x28 digits) or ``points`` (2-D toy sets).
         options: the model's own choices, name -> allowed values (the first is
             the default); each is a constructor keyword, set with ``--option``.
-        steps_per_execution: training steps per call into the compiled loop
-            under ``fit()``, chosen per model from ``bench/throughput.py --spe-sweep``.
+        default_steps_per_execution: training steps per call into the compiled
+            loop under ``fit()``, chosen per model from ``bench/throughput.py --spe-sweep``.
+        default_jit_compile: whether ``train.py`` compiles with XLA unless told
+            otherwise (on where ``bench/throughput.py`` measured it faster).
     """
 
     registry_name: ClassVar[str] = ""
@@ -44,7 +46,8 @@ class GenerativeModel(keras.Model):
     conditional: ClassVar[bool] = False
     data_kind: ClassVar[str] = "images"
     options: ClassVar[dict[str, tuple[str, ...]]] = {}
-    steps_per_execution: ClassVar[int] = 1
+    default_steps_per_execution: ClassVar[int] = 1
+    default_jit_compile: ClassVar[bool] = False
 
     def __init__(self, latent_dim: int, learning_rate: float, seed: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -97,10 +100,15 @@ class GenerativeModel(keras.Model):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         return optimizer
 
-    def compile(self, jit_compile: bool = False, steps_per_execution: int = 1) -> None:  # type: ignore[override]
-        """Compiles with the model's own optimizer(s), each built for its own variables; XLA only when asked for."""
-        super().compile(optimizer=self.new_optimizer(), jit_compile=jit_compile,
-                        steps_per_execution=steps_per_execution)
+    def compile(self, jit_compile: bool | None = None, steps_per_execution: int | None = None) -> None:  # type: ignore[override]
+        """Compiles with the model's own optimizer(s), each built for its own variables.
+
+        ``jit_compile`` and ``steps_per_execution`` default to the model's own
+        measured choices (``default_jit_compile``, ``default_steps_per_execution``).
+        """
+        super().compile(optimizer=self.new_optimizer(),
+                        jit_compile=self.default_jit_compile if jit_compile is None else jit_compile,
+                        steps_per_execution=steps_per_execution or self.default_steps_per_execution)
         for optimizer, variables in self.optimizer_variables():
             optimizer.build(variables)
 
@@ -230,7 +238,7 @@ class AdversarialModel(GenerativeModel):
     def make_optimizer(self) -> keras.optimizers.Optimizer:
         return keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
 
-    def compile(self, jit_compile: bool = False, steps_per_execution: int = 1) -> None:  # type: ignore[override]
+    def compile(self, jit_compile: bool | None = None, steps_per_execution: int | None = None) -> None:  # type: ignore[override]
         self.d_optimizer = self.new_optimizer()
         super().compile(jit_compile=jit_compile, steps_per_execution=steps_per_execution)
 

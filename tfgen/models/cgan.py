@@ -44,7 +44,8 @@ class CGAN(AdversarialModel):
     input_range = "tanh"
     conditional = True
     grid_shape = (10, 10)
-    steps_per_execution = 10  # bench/throughput.py --spe-sweep: 7.6k images/s at 1, 8.4k at 10
+    default_steps_per_execution = 10  # bench/throughput.py --spe-sweep: 7.6k images/s at 1, 8.4k at 10
+    default_jit_compile = True  # bench/throughput.py: fit() 7.9k images/s, 8.7k with XLA
 
     def __init__(self, latent_dim: int = 100, learning_rate: float = 2e-4, seed: int | None = None, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)

@@ -20,4 +20,4 @@ class CondVAE(VAE):
 
     conditional = True
     grid_shape = (10, 10)
-    steps_per_execution = 10  # bench/throughput.py --spe-sweep: 9.6k images/s at 1, 11.6k at 10, 10.8k at 25
+    default_steps_per_execution = 10  # bench/throughput.py --spe-sweep: 9.6k images/s at 1, 11.6k at 10, 10.8k at 25

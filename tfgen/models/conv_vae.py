@@ -42,7 +42,7 @@ class ConvVAE(EncoderDecoder):
     train_defaults = {"epochs": 30, "batch_size": 64}
     input_range = "unit"
     grid_shape = (8, 8)
-    steps_per_execution = 10  # bench/throughput.py --spe-sweep: 6.2k images/s at 1, 6.7k at 10
+    default_steps_per_execution = 10  # bench/throughput.py --spe-sweep: 6.2k images/s at 1, 6.7k at 10
 
     def __init__(self, latent_dim: int = 2, learning_rate: float = 1e-4, seed: int | None = None, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)

@@ -39,7 +39,7 @@ class CVAE(EncoderDecoder):
     loss_names = ("loss", "reconstruction", "kl", "elbo")
     train_defaults = {"epochs": 100, "batch_size": 100}
     input_range = "binarized"
-    steps_per_execution = 5  # bench/throughput.py --spe-sweep: 3.7k images/s at 1, 4.0k at 5
+    default_steps_per_execution = 5  # bench/throughput.py --spe-sweep: 3.7k images/s at 1, 4.0k at 5
 
     def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-4, seed: int | None = None, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)

@@ -75,7 +75,8 @@ class CVAEGAN(ConvVAE):
     train_defaults = {"epochs": 10, "batch_size": 128}
     conditional = True
     grid_shape = (10, 10)
-    steps_per_execution = 1  # bench/throughput.py --spe-sweep: no gain for a 160 ms step (806 images/s at 1, 778 at 10)
+    # bench/throughput.py --spe-sweep: no gain for a 160 ms step (806 images/s at 1, 778 at 10)
+    default_steps_per_execution = 1
     options = {"fake_draw": ("onehot", "reference"), "recon_weighting": ("sum", "reference")}
 
     def __init__(self, latent_dim: int = 2, learning_rate: float = 1e-4, seed: int | None = None,
@@ -95,7 +96,7 @@ class CVAEGAN(ConvVAE):
         return [*self.encoder.trainable_variables, *self.mean_head.trainable_variables,
                 *self.log_std_head.trainable_variables, *self.decoder.trainable_variables]
 
-    def compile(self, jit_compile: bool = False, steps_per_execution: int = 1) -> None:  # type: ignore[override]
+    def compile(self, jit_compile: bool | None = None, steps_per_execution: int | None = None) -> None:  # type: ignore[override]
         self.d_optimizer = self.new_optimizer()
         self.c_optimizer = self.new_optimizer()
         super().compile(jit_compile=jit_compile, steps_per_execution=steps_per_execution)

@@ -48,7 +48,7 @@ class GAN(AdversarialModel):
     data_kind = "points"
     num_grid_samples = 1000
     reuse_fakes = False  # the reference draws fresh noise for G's update
-    steps_per_execution = 25  # bench/throughput.py --spe-sweep: 89k images/s at 1, 171k at 25
+    default_steps_per_execution = 25  # bench/throughput.py --spe-sweep: 89k images/s at 1, 171k at 25
     options = {"pack": ("1", "2", "4")}
 
     def __init__(self, latent_dim: int = 32, learning_rate: float = 1e-3, seed: int | None = None,

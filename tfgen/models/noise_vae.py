@@ -36,7 +36,7 @@ class NoiseVAE(EncoderDecoder):
     train_defaults = {"epochs": 20, "batch_size": 64}
     input_range = "unit"
     grid_shape = (8, 8)
-    steps_per_execution = 25  # bench/throughput.py --spe-sweep: 14.7k images/s at 1, 19.2k at 25
+    default_steps_per_execution = 25  # bench/throughput.py --spe-sweep: 14.7k images/s at 1, 19.2k at 25
 
     def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
