@@ -11,7 +11,8 @@ its peak memory is its own):
 1. ``cvae`` against the TensorFlow tutorial (``bench/tutorial_cvae.py``, the
    tutorial's code) on the same binarized MNIST at batch 100: the tutorial's
    eager loop, its loop with the step in ``@tf.function``, and tfgen's
-   ``fit()`` in float32 and in each ``--precision``.
+   ``fit()`` in float32 and in each ``--precision``; and the bound no loop
+   can beat: the step's layers' forward and backward passes alone.
 2. Every model with tfgen's defaults (its batch size, ``steps_per_execution``
    and XLA choice): its own ``train_step`` in a bare ``@tf.function`` loop over
    the same tf.data pipeline; ``fit()`` on that pipeline; ``fit()`` on one batch
@@ -62,7 +63,7 @@ def loop_pass(step, iterator, steps: int):
         out = None
         for _ in range(steps):
             out = step(next(iterator))
-        float(tf_first(out))
+        tf_first(out).numpy()  # waits for the last step
 
     return run
 
@@ -153,6 +154,32 @@ def measure_model(name: str, data_dir: str | None, precision: str, steps: int, r
     return result
 
 
+def kernel_bound(model, batch: int, repeats: int) -> float:
+    """Images/s if a step were nothing but its layers: each layer's forward + backward pass alone, summed.
+
+    Every layer of the model's networks is timed on its own input shape in a
+    compiled function; the sum is what the step's kernels cost with no loss,
+    optimizer update or framework around them, so no loop can beat it.
+    """
+    import tensorflow as tf
+
+    total = 0.0
+    for net in (model.inference_net, model.generative_net):
+        for layer in net.layers:
+            x = tf.random.normal((batch, *layer.input.shape[1:]))
+
+            @tf.function
+            def forward_backward(x, layer=layer):
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    y = tf.reduce_sum(layer(x))
+                return tape.gradient(y, [x, *layer.trainable_variables])
+
+            total += batch / best_rate(loop_pass(forward_backward, iter(lambda x=x: x, None), 20), batch * 20,
+                                       repeats)  # seconds per step in this layer
+    return batch / total
+
+
 def measure_tutorial(data_dir: str | None, precisions: list[str], steps: int, repeats: int) -> dict:
     """Table 1: the tutorial's eager and compiled loops against tfgen's fit(), cvae, batch 100."""
     import keras
@@ -183,6 +210,8 @@ def measure_tutorial(data_dir: str | None, precisions: list[str], steps: int, re
         pipeline = data.pipeline(ds.x_train, ds.y_train, batch, "binarized", shuffle=True, seed=0)
         spe = model.default_steps_per_execution
         rates[f"tfgen fit() {precision}"] = fit_rate(model, pipeline, -(-steps // spe) * spe, repeats)
+        if precision == "float32":
+            rates["bound: the step's layers alone, float32"] = kernel_bound(model, batch, repeats)
     return rates
 
 
@@ -242,7 +271,7 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    names = {"all": registry.names(), "none": []}.get(args.models) or args.models.split(",")
+    names = {"all": registry.names(), "none": []}.get(args.models, args.models.split(","))
     for name in names:
         registry.get(name)  # refuses an unknown name, listing the valid ones
     common = [*(["--data-dir", args.data_dir] if args.data_dir else []), "--steps", str(args.steps),

@@ -143,10 +143,26 @@ def test_options_are_recorded_with_their_defaults_and_fixed_on_resume(tmp_path, 
     assert json.loads((out / "config.json").read_text())["config"]["tensorboard"] is False
 
 
+def test_xla_and_steps_per_execution_default_per_model_and_can_be_switched():
+    from tfgen import config as config_lib
+
+    assert config_lib.resolve("vae", {}).jit_compile is True  # measured faster with XLA
+    assert config_lib.resolve("cvae", {}).jit_compile is False  # measured slower
+    assert config_lib.resolve("vae", {"jit_compile": False}).jit_compile is False
+    args = build_parser().parse_args(["vae", "--no-jit-compile"])
+    assert args.jit_compile is False and build_parser().parse_args(["vae"]).jit_compile is None
+    model = registry.get("vae")(latent_dim=4, learning_rate=1e-3)
+    model.compile()
+    assert model.steps_per_execution == registry.get("vae").default_steps_per_execution > 1
+    model.compile(jit_compile=False, steps_per_execution=1)
+    assert model.steps_per_execution == 1 and not model.jit_compile
+
+
 def test_help_documents_every_flag():
     text = build_parser().format_help()
     for flag in ["--epochs", "--batch-size", "--latent-dim", "--lr", "--dataset", "--data-dir", "--train-size",
-                 "--out", "--seed", "--resume", "--overwrite", "--jit-compile", "--list", "--option"]:
+                 "--out", "--seed", "--resume", "--overwrite", "--jit-compile", "--no-jit-compile", "--precision",
+                 "--list", "--option"]:
         assert flag in text
 
 
