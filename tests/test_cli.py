@@ -106,7 +106,7 @@ def test_out_that_cannot_be_created_is_refused_before_training(tmp_path, data_di
     (tmp_path / "file").write_text("x")
     out = tmp_path / "file" / "run"
     assert cli("cvae", "--data-dir", str(data_dir), "--out", str(out)) == 2
-    assert f"cannot create the run directory {out}" in capsys.readouterr().err
+    assert f"cannot create or write to the run directory {out}" in capsys.readouterr().err
 
 
 def test_list_shows_every_model_with_its_defaults(capsys):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,45 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         for name in sorted(logs, key=lambda n: n != "loss"):  # name the loss itself when it is one
             if not math.isfinite(float(logs[name])):
                 raise NonFiniteLossError(epoch + 1, name, float(logs[name]))
+
+
+class TrainingInterrupted(RuntimeError):
+    """SIGINT or SIGTERM asked training to stop; it stopped between steps."""
+
+    def __init__(self, signum: int, epoch: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name} in epoch {epoch}")
+        self.signum, self.epoch = signum, epoch
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Stops training at the next step boundary once :meth:`request` was called (from a signal handler).
+
+    The check runs between steps and at an epoch's start, never while a file is
+    being written: an epoch's PNG, metrics row and checkpoint are all written or
+    none is. The unfinished epoch is redone from its start on ``--resume``.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.requested: int | None = None
+        self.epoch = 0
+
+    def request(self, signum: int) -> None:
+        self.requested = signum
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.epoch = epoch + 1
+        self._check()
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        self._check()
+
+    def on_test_batch_end(self, batch: int, logs=None) -> None:
+        self._check()
+
+    def _check(self) -> None:
+        if self.requested is not None:
+            raise TrainingInterrupted(self.requested, self.epoch)
 
 
 class PerEpochWriter(keras.callbacks.Callback):
@@ -183,7 +224,9 @@ class MetricsCSV(keras.callbacks.Callback):
         rows = read_metrics(self.path)
         if rows:
             self.columns = list(rows[0])
-            kept = [row for row in rows if int(row["epoch"]) <= self.initial_epoch]
+            # Rows past the resumed epoch are redone; a row torn by a crash mid-write has missing cells.
+            kept = [row for row in rows if None not in row.values() and row["epoch"].isdigit()
+                    and int(row["epoch"]) <= self.initial_epoch]
             if len(kept) != len(rows):
                 self._rewrite(kept)
 
@@ -236,6 +279,10 @@ def _csv_line(values: list[Any]) -> str:
     return buf.getvalue()
 
 
+class UnreadableCheckpointError(ValueError):
+    """Every checkpoint of a run is unreadable."""
+
+
 class Checkpointer(keras.callbacks.Callback):
     """Saves model, optimizer, RNG state and the finished-epoch count after every epoch.
 
@@ -260,12 +307,29 @@ class Checkpointer(keras.callbacks.Callback):
         return int(latest.rsplit(f"{cls.PREFIX}-", 1)[1]) if latest else 0
 
     def restore(self) -> int:
-        """Restores the newest checkpoint, if any; returns the epochs it had finished."""
-        if self.manager.latest_checkpoint is None:
-            return 0
-        # compile() has built every optimizer's slots, so they are restored, not created fresh later.
-        self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-        return int(self.epoch.numpy())
+        """Restores the newest readable checkpoint, if any; returns the epochs it had finished.
+
+        A checkpoint that cannot be read (truncated or corrupted by a crash or a
+        full disk) is reported and the one before it is used.
+
+        Raises:
+            UnreadableCheckpointError: there are checkpoints and none can be read.
+        """
+        problems = []
+        for path in reversed(self.manager.checkpoints):
+            try:
+                # compile() has built every optimizer's slots, so they are restored, not created fresh later.
+                self.checkpoint.restore(path).assert_existing_objects_matched()
+            except (tf.errors.OpError, AssertionError, ValueError, IndexError) as e:  # IndexError: a short read
+                problem = str(e).strip().splitlines()[0][:200]
+                problems.append(f"{path}: {problem}")
+                print(f"tfgen: warning: cannot read checkpoint {path} ({problem}); trying the one before",
+                      file=sys.stderr, flush=True)
+                continue
+            return int(self.epoch.numpy())
+        if problems:
+            raise UnreadableCheckpointError("no checkpoint can be read: " + "; ".join(problems))
+        return 0
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         self.epoch.assign(epoch + 1)

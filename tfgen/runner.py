@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import signal
 import sys
+import tempfile
+import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from tfgen import __version__, config as config_lib, data as data_lib
 from tfgen.config import ConfigError, RunConfig
@@ -78,7 +82,8 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
         extra_callbacks: Keras callbacks run before tfgen's own, each epoch.
 
     Returns:
-        0 on success, 1 when training stopped on a non-finite loss.
+        0 on success, 1 when training stopped on a non-finite loss, 128 + the
+        signal's number (130, 143) when SIGINT or SIGTERM stopped it.
     """
     import keras
     import numpy as np
@@ -99,8 +104,9 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
         shutil.rmtree(run_dir)
     try:
         (run_dir / "images").mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=run_dir / "images").close()  # writable, not only present
     except OSError as e:
-        raise RunDirError(f"cannot create the run directory {run_dir}: {e}") from None
+        raise RunDirError(f"cannot create or write to the run directory {run_dir}: {e}") from None
     write_config(run_dir / "config.json", config, dataset)
 
     keras.utils.set_random_seed(config.seed)
@@ -110,7 +116,10 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
         print(f"tfgen: warning: {warning}", file=sys.stderr, flush=True)
     model.compile(jit_compile=config.jit_compile)
     checkpointer = cb.Checkpointer(run_dir / "checkpoints", model)
-    initial_epoch = checkpointer.restore() if resuming else 0
+    try:
+        initial_epoch = checkpointer.restore() if resuming else 0
+    except cb.UnreadableCheckpointError as e:
+        raise RunDirError(f"cannot resume {run_dir}: {e}; start again with --overwrite") from None
     if resuming:
         print(f"resuming {run_dir} after epoch {initial_epoch} of {config.epochs}", flush=True)
 
@@ -131,7 +140,9 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
     if config.tensorboard:
         tensorboard = [keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
                        cb.TensorBoardImages(run_dir, initial_epoch)]
+    stop = cb.StopOnSignal()
     callbacks = [
+        stop,
         *extra_callbacks,
         *quality,
         cb.StopOnNonFiniteLoss(),
@@ -142,9 +153,16 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
         cb.FinalOutputs(run_dir, config.epochs),
     ]
     try:
-        # The pipeline shuffles itself (seeded); shuffle=False only silences Keras.
-        model.fit(train, validation_data=test, epochs=config.epochs, initial_epoch=initial_epoch,
-                  callbacks=callbacks, shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
+        with stop_on_signals(stop):
+            # The pipeline shuffles itself (seeded); shuffle=False only silences Keras.
+            model.fit(train, validation_data=test, epochs=config.epochs, initial_epoch=initial_epoch,
+                      callbacks=callbacks, shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
+    except cb.TrainingInterrupted as e:
+        last = checkpointer.manager.latest_checkpoint
+        kept = f"its checkpoint {last} is kept" if last else "no epoch had finished"
+        print(f"\ntfgen: {e}: the epoch is redone on resume; {kept}. Continue with: python train.py {config.model} "
+              f"--out {run_dir} --resume", file=sys.stderr, flush=True)
+        return 128 + e.signum
     except cb.NonFiniteLossError as e:
         last = checkpointer.manager.latest_checkpoint
         kept = f"the last good checkpoint is {last}" if last else "no epoch finished, so there is no checkpoint"
@@ -153,6 +171,35 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
         return 1
     print(f"finished {config.epochs} epochs; outputs in {run_dir}", flush=True)
     return 0
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop) -> Iterator[None]:
+    """While training, SIGINT (Ctrl-C) and SIGTERM ask ``stop`` to end training at the next step boundary.
+
+    A second signal interrupts at once (KeyboardInterrupt). Outside the main
+    thread, where Python cannot take signals, nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.getsignal(s) for s in signals}
+
+    def handler(signum, frame):
+        if stop.requested is not None:
+            raise KeyboardInterrupt
+        stop.request(signum)
+        print(f"\ntfgen: {signal.Signals(signum).name}: stopping after the current step "
+              "(send it again to stop at once)", file=sys.stderr, flush=True)
+
+    for s in signals:
+        signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def sample_scores_callback(config: RunConfig, model, dataset: data_lib.Dataset):

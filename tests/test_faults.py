@@ -1,0 +1,131 @@
+"""Faults: a run killed or stopped at any moment resumes with nothing lost or repeated."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tfgen import config as config_lib
+from tfgen import runner
+from tfgen.runner import RunDirError
+
+from conftest import REPO, run_train
+from test_train import TINY, assert_complete_run, read_rows
+
+pytestmark = pytest.mark.slow
+
+
+def start_train(out, data_dir, epochs):
+    args = [sys.executable, str(REPO / "train.py"), "cvae", "--epochs", str(epochs), "--data-dir", str(data_dir),
+            "--out", str(out), *TINY]
+    return subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""})
+
+
+def signal_when(proc, ready, sig, timeout=240.0):
+    """Sends ``sig`` to ``proc`` as soon as ``ready()`` is true; fails instead of waiting past ``timeout``."""
+    deadline = time.monotonic() + timeout
+    try:
+        while not ready():
+            assert proc.poll() is None, "training ended before the signal: " + proc.stderr.read()[-2000:]
+            assert time.monotonic() < deadline, "training did not reach the point to signal in time"
+            time.sleep(0.02)
+        proc.send_signal(sig)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=60)
+    return proc.returncode, proc.stderr.read()
+
+
+def checkpoint_written(out, n):
+    state = out / "checkpoints" / "checkpoint"
+    return lambda: state.is_file() and f"ckpt-{n}\"" in state.read_text()
+
+
+def resume_and_check(out, data_dir, epochs):
+    result = run_train("cvae", "--epochs", str(epochs), "--data-dir", str(data_dir), "--out", str(out), "--resume",
+                       *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_complete_run(out, epochs)
+    return result
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_sigterm_and_sigint_stop_between_steps_and_say_how_to_resume(tmp_path, data_dir, sig, status):
+    out, epochs = tmp_path / "run", 40
+    code, stderr = signal_when(start_train(out, data_dir, epochs), checkpoint_written(out, 2), sig)
+    assert code == status, stderr[-3000:]
+    assert f"stopped by {signal.Signals(sig).name}" in stderr
+    assert f"python train.py cvae --out {out} --resume" in stderr
+    assert "Traceback" not in stderr
+    finished = len(read_rows(out))
+    assert finished >= 2
+    # Everything of each finished epoch is there, nothing of the stopped one.
+    assert sorted(p.name for p in (out / "images").glob("epoch_*.png"))[-1] == f"epoch_{finished:04d}.png"
+    resume_and_check(out, data_dir, epochs)
+
+
+@pytest.mark.parametrize("moment", ["epoch 1", "export"])
+def test_sigkill_in_epoch_1_or_during_export_resumes_to_a_complete_run(tmp_path, data_dir, moment):
+    out, epochs = tmp_path / "run", 3
+    if moment == "epoch 1":  # the untrained grid is written, no epoch has finished
+        ready = lambda: (out / "images" / "epoch_0000.png").is_file()  # noqa: E731
+    else:  # the SavedModel is being written to its temporary name
+        ready = lambda: (out / ".saved_model.tmp").exists()  # noqa: E731
+    signal_when(start_train(out, data_dir, epochs), ready, signal.SIGKILL)
+    assert not (out / "saved_model").exists()  # never a half-written SavedModel under the final name
+    result = resume_and_check(out, data_dir, epochs)
+    assert "finished 3 epochs" in result.stdout
+
+
+def small_run(tmp_path, data_dir, epochs):
+    return config_lib.resolve("cvae", {"epochs": epochs, "batch_size": 64, "latent_dim": 4, "train_size": 128,
+                                       "data_dir": str(data_dir), "out": str(tmp_path / "run")})
+
+
+def test_a_truncated_checkpoint_falls_back_to_the_one_before(tmp_path, data_dir, capsys):
+    cfg = small_run(tmp_path, data_dir, 3)
+    assert runner.run(cfg) == 0
+    newest = sorted((cfg.run_dir / "checkpoints").glob("ckpt-3.data-*"))[0]
+    newest.write_bytes(newest.read_bytes()[:100])  # as a crash or a full disk would leave it
+    resumed = runner.config_for_resume(cfg, {"epochs": 4})
+    assert runner.run(resumed, resume=True) == 0
+    err = capsys.readouterr().err
+    assert "cannot read checkpoint" in err and "ckpt-3" in err and "trying the one before" in err
+    assert [int(r["epoch"]) for r in read_rows(cfg.run_dir)] == [1, 2, 3, 4]  # epoch 3 redone once
+    assert_complete_run(cfg.run_dir, 4)
+
+    for data in (cfg.run_dir / "checkpoints").glob("ckpt-*.data-*"):
+        data.write_bytes(b"")
+    with pytest.raises(RunDirError, match="no checkpoint can be read.*--overwrite"):
+        runner.run(runner.config_for_resume(cfg, {"epochs": 5}), resume=True)
+
+
+def test_a_torn_metrics_row_is_dropped_and_redone(tmp_path, data_dir):
+    cfg = small_run(tmp_path, data_dir, 2)
+    assert runner.run(cfg) == 0
+    with open(cfg.run_dir / "metrics.csv", "a") as f:
+        f.write("3,541.2")  # a crash in the middle of epoch 3's row
+    assert runner.run(runner.config_for_resume(cfg, {"epochs": 3}), resume=True) == 0
+    assert [int(r["epoch"]) for r in read_rows(cfg.run_dir)] == [1, 2, 3]
+    assert_complete_run(cfg.run_dir, 3)
+
+
+def test_an_output_directory_that_cannot_be_written_is_refused_before_training(tmp_path, data_dir):
+    if os.geteuid() == 0:
+        pytest.skip("root can write to read-only directories")
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    (parent / "run").mkdir()
+    parent.joinpath("run").chmod(0o555)
+    try:
+        cfg = config_lib.resolve("cvae", {"epochs": 1, "data_dir": str(data_dir), "out": str(parent / "run")})
+        with pytest.raises(RunDirError, match="cannot create or write to the run directory"):
+            runner.run(cfg)
+    finally:
+        parent.joinpath("run").chmod(0o755)
