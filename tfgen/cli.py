@@ -10,11 +10,12 @@ from typing import Sequence
 from tfgen import config as config_lib
 from tfgen import registry
 from tfgen.config import ConfigError
+from tfgen.distribute import STRATEGIES
 from tfgen.precision import PRECISIONS
 
 # Flags that map one to one onto RunConfig keys.
 CONFIG_FLAGS = ("epochs", "batch_size", "latent_dim", "lr", "dataset", "data_dir", "train_size", "out", "seed",
-                "precision", "eval_every")
+                "precision", "strategy", "eval_every")
 
 
 def positive(text: str) -> int:
@@ -58,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="float32 (default), or Keras mixed precision: mixed_bfloat16 (CPUs with AVX512_BF16/AMX, "
                         "GPUs of compute capability 8.0+), mixed_float16 (GPUs, with loss scaling); losses and "
                         "samples stay float32 and the SavedModel is float32")
+    parser.add_argument("--strategy", choices=STRATEGIES,
+                        help="tf.distribute strategy: auto (default: mirrored over every GPU when there are several, "
+                        "else one device), one-device, mirrored; --batch-size is the global batch")
     parser.add_argument("--eval-every", type=int, metavar="N",
                         help="add classifier scores of 1,000 samples (Fréchet and kernel distance, classifier "
                         "score, coverage, label accuracy) to metrics.csv every N epochs; MNIST image models")

@@ -12,12 +12,13 @@ from typing import Any
 
 from tfgen import registry
 from tfgen.data import IMAGE_DATASETS, POINT_DATASETS
+from tfgen.distribute import STRATEGIES
 from tfgen.precision import PRECISIONS
 
 DATASETS = IMAGE_DATASETS + POINT_DATASETS
 
 # Keys a resumed run may change: everything else defines the run and must match.
-RESUMABLE_CHANGES = ("epochs", "data_dir", "out", "jit_compile", "eval_every", "tensorboard")
+RESUMABLE_CHANGES = ("epochs", "data_dir", "out", "jit_compile", "eval_every", "tensorboard", "strategy")
 
 
 class ConfigError(ValueError):
@@ -41,6 +42,7 @@ class RunConfig:
         seed: seeds weights, shuffling, sampling and the fixed latent batch.
         jit_compile: compile the train/test steps with XLA.
         precision: ``float32`` or a Keras mixed-precision policy (see ``tfgen.precision``).
+        strategy: the ``tf.distribute`` strategy (see ``tfgen.distribute``).
         eval_every: add the classifier scores of 1,000 samples to metrics.csv
             every N epochs (and after the last); None means never.
         tensorboard: also write TensorBoard logs under ``RUN_DIR/tensorboard/``.
@@ -60,6 +62,7 @@ class RunConfig:
     seed: int = 0
     jit_compile: bool = False
     precision: str = "float32"
+    strategy: str = "auto"
     eval_every: int | None = None
     tensorboard: bool = False
     options: dict = dataclasses.field(default_factory=dict)
@@ -85,6 +88,8 @@ class RunConfig:
                               f"choose --dataset from: {', '.join(fitting)}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown --precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"unknown --strategy {self.strategy!r}; choose one of: {', '.join(STRATEGIES)}")
         if self.seed < 0:
             raise ConfigError(f"--seed must be a non-negative integer; got {self.seed}")
         if not self.out:

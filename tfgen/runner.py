@@ -89,7 +89,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
     import numpy as np
 
     from tfgen import callbacks as cb
-    from tfgen import precision
+    from tfgen import distribute, precision
 
     run_dir = config.run_dir
     resuming = check_run_dir(run_dir, resume, overwrite)
@@ -110,16 +110,27 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
     write_config(run_dir / "config.json", config, dataset)
 
     keras.utils.set_random_seed(config.seed)
-    model = config.make_model()
     warning = precision.hardware_warning(config.precision)
     if warning:
         print(f"tfgen: warning: {warning}", file=sys.stderr, flush=True)
-    model.compile(jit_compile=config.jit_compile)
-    checkpointer = cb.Checkpointer(run_dir / "checkpoints", model)
-    try:
-        initial_epoch = checkpointer.restore() if resuming else 0
-    except cb.UnreadableCheckpointError as e:
-        raise RunDirError(f"cannot resume {run_dir}: {e}; start again with --overwrite") from None
+    strategy = distribute.make_strategy(config.strategy)
+    with strategy.scope():
+        model = config.make_model()
+        if strategy.num_replicas_in_sync > 1:
+            # Keras 3.15 under tf.distribute fails with steps_per_execution > 1 or XLA: one step a call, no XLA.
+            if config.jit_compile:
+                print("tfgen: warning: XLA is off with several replicas (Keras cannot compile it there)",
+                      file=sys.stderr, flush=True)
+            print(f"training on {strategy.num_replicas_in_sync} replicas, global batch {config.batch_size}",
+                  flush=True)
+            model.compile(jit_compile=False, steps_per_execution=1)
+        else:
+            model.compile(jit_compile=config.jit_compile)
+        checkpointer = cb.Checkpointer(run_dir / "checkpoints", model)
+        try:
+            initial_epoch = checkpointer.restore() if resuming else 0
+        except cb.UnreadableCheckpointError as e:
+            raise RunDirError(f"cannot resume {run_dir}: {e}; start again with --overwrite") from None
     if resuming:
         print(f"resuming {run_dir} after epoch {initial_epoch} of {config.epochs}", flush=True)
 

