@@ -170,7 +170,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False,
                       callbacks=callbacks, shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
     except cb.TrainingInterrupted as e:
         last = checkpointer.manager.latest_checkpoint
-        kept = f"its checkpoint {last} is kept" if last else "no epoch had finished"
+        kept = f"the last finished epoch's checkpoint {last} is kept" if last else "no epoch had finished"
         print(f"\ntfgen: {e}: the epoch is redone on resume; {kept}. Continue with: python train.py {config.model} "
               f"--out {run_dir} --resume", file=sys.stderr, flush=True)
         return 128 + e.signum
