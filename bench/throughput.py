@@ -2,14 +2,14 @@
 """Training and evaluation throughput: every model, and the cvae against the tutorial's own loops.
 
     python bench/throughput.py --data-dir ../shared/data
-    python bench/throughput.py --data-dir ../shared/data --models cvae,gan --precision mixed_bfloat16
+    python bench/throughput.py --data-dir ../shared/data --models cvae,gan --batch-size 256 --precision mixed_bfloat16
     python bench/throughput.py --data-dir ../shared/data --spe-sweep 1,10,25
 
 Prints two Markdown tables (each model is measured in a process of its own, so
 its peak memory is its own):
 
 1. ``cvae`` against the TensorFlow tutorial (``bench/tutorial_cvae.py``, the
-   tutorial's code) on the same binarized MNIST at batch 100: the tutorial's
+   tutorial's code) on the same binarized MNIST at batch 100 (or ``--batch-size``): the tutorial's
    eager loop, its loop with the step in ``@tf.function``, and tfgen's
    ``fit()`` in float32 and in each ``--precision``; and the bound no loop
    can beat: the step's layers' forward and backward passes alone.
@@ -109,7 +109,7 @@ def peak_memory() -> dict[str, float]:
 
 
 def measure_model(name: str, data_dir: str | None, precision: str, steps: int, repeats: int, xla: bool,
-                  spe_sweep: list[int] | None) -> dict:
+                  spe_sweep: list[int] | None, batch_size: int | None) -> dict:
     """Every column of table 2 for one model (or its fit() rate per steps_per_execution)."""
     import keras
     import tensorflow as tf
@@ -117,7 +117,7 @@ def measure_model(name: str, data_dir: str | None, precision: str, steps: int, r
     from tfgen import config as config_lib
     from tfgen import data
 
-    config = config_lib.resolve(name, {"out": "unused", "precision": precision})
+    config = config_lib.resolve(name, {"out": "unused", "precision": precision, "batch_size": batch_size})
     probe = config.make_model()
     ds = data.load(config.dataset, data_dir)
     pipeline = data.pipeline(ds.x_train, ds.y_train, config.batch_size, probe.input_range, shuffle=True, seed=0)
@@ -180,8 +180,8 @@ def kernel_bound(model, batch: int, repeats: int) -> float:
     return batch / total
 
 
-def measure_tutorial(data_dir: str | None, precisions: list[str], steps: int, repeats: int) -> dict:
-    """Table 1: the tutorial's eager and compiled loops against tfgen's fit(), cvae, batch 100."""
+def measure_tutorial(data_dir: str | None, precisions: list[str], steps: int, repeats: int, batch: int) -> dict:
+    """Table 1: the tutorial's eager and compiled loops against tfgen's fit(), cvae, batch 100 by default."""
     import keras
     import tensorflow as tf
     import tutorial_cvae
@@ -189,10 +189,9 @@ def measure_tutorial(data_dir: str | None, precisions: list[str], steps: int, re
     from tfgen import config as config_lib
     from tfgen import data
 
-    batch = 100
     ds = data.load("mnist", data_dir)
     images = data.to_float(ds.x_train, "binarized")
-    # The tutorial's pipeline: images only, shuffled over the whole set, batch 100.
+    # The tutorial's pipeline: images only, shuffled over the whole set, batched.
     tutorial_data = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images)).batch(batch)
     rates = {}
     for mode in ("eager", "tf.function"):
@@ -247,6 +246,8 @@ def main() -> None:
     parser.add_argument("--models", default="all", help="all (default), none, or comma-separated names")
     parser.add_argument("--precision", default="float32",
                         help="precision of table 2 (default float32); table 1 adds it to float32")
+    parser.add_argument("--batch-size", type=int, help="batch size of every measurement (default: each model's own; "
+                        "the tutorial comparison's 100)")
     parser.add_argument("--steps", type=int, default=40, help="batches per timed pass (default 40)")
     parser.add_argument("--repeats", type=int, default=2, help="timed passes per measurement; the best is kept")
     parser.add_argument("--no-xla", action="store_true", help="leave out the column with XLA switched the other way")
@@ -264,17 +265,18 @@ def main() -> None:
     if args.worker:
         kind, *rest = args.worker
         if kind == "tutorial":
-            result = measure_tutorial(args.data_dir, rest, args.steps, args.repeats)
+            result = measure_tutorial(args.data_dir, rest, args.steps, args.repeats, args.batch_size or 100)
         else:
             result = measure_model(kind, args.data_dir, args.precision, args.steps, args.repeats, not args.no_xla,
-                                   sweep)
+                                   sweep, args.batch_size)
         print(json.dumps(result))
         return
 
     names = {"all": registry.names(), "none": []}.get(args.models, args.models.split(","))
     for name in names:
         registry.get(name)  # refuses an unknown name, listing the valid ones
-    common = [*(["--data-dir", args.data_dir] if args.data_dir else []), "--steps", str(args.steps),
+    common = [*(["--data-dir", args.data_dir] if args.data_dir else []),
+              *(["--batch-size", str(args.batch_size)] if args.batch_size else []), "--steps", str(args.steps),
               "--repeats", str(args.repeats)]
     print(f"{environment()}; best of {args.repeats} passes of {args.steps} batches after warm-up\n")
 
@@ -282,7 +284,8 @@ def main() -> None:
         precisions = ["float32"] + [p for p in default_precisions() + [args.precision] if p != "float32"]
         rates = run_worker(["--worker", "tutorial", *dict.fromkeys(precisions), *common])
         eager, compiled = rates["tutorial eager"], rates["tutorial tf.function"]
-        print("cvae, batch 100, against the TensorFlow tutorial's own code (bench/tutorial_cvae.py)\n")
+        print(f"cvae, batch {args.batch_size or 100}, against the TensorFlow tutorial's own code "
+              "(bench/tutorial_cvae.py)\n")
         print("| loop | images/s | vs tutorial eager | vs tutorial `@tf.function` |")
         print("|---|---:|---:|---:|")
         for mode, rate in rates.items():
