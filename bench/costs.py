@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from throughput import best_rate, peak_rss_mb, run_worker, tf_first  # noqa: E402
 
 PARTS = ("overhead", "memory", "gif", "scaling")
 
@@ -46,10 +48,6 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def train(model: str, data_dir: str | None, out: Path, epochs: int, train_size: int | None = None,
@@ -107,15 +105,13 @@ def part_overhead(model: str, data_dir: str | None, epochs: int, out: Path) -> d
     ds = data.load(config.dataset, data_dir)
     test = data.pipeline(ds.x_test, ds.y_test, config.batch_size, trained.input_range, shuffle=False)
     step = tf.function(trained.test_step)
-    for batch in test.take(3):
-        step(batch)
-    compute = float("inf")
-    for _ in range(2):
-        start = time.perf_counter()
+
+    def test_pass():
         for batch in test:
             last = step(batch)
-        float(tf.nest.flatten(last)[0])
-        compute = min(compute, time.perf_counter() - start)
+        tf_first(last).numpy()
+
+    compute = len(ds.x_test) / best_rate(test_pass, len(ds.x_test), 2)
     return {"model": model, "measured": [e + 1 for e in measured], "epoch_s": epoch_s,
             "callbacks": {k: v / n for k, v in spent.items()},
             "test_pass_s": sum(phases.tests[e] for e in measured) / n, "test_compute_s": compute}
@@ -242,13 +238,10 @@ def main() -> None:
     for part in parts:
         if part not in PARTS:
             parser.error(f"unknown part {part!r}; choose from {', '.join(PARTS)}")
-    passed = [a for a in sys.argv[1:] if a != "--parts" and a not in (args.parts,)]
+    flags = [*(["--data-dir", args.data_dir] if args.data_dir else []), "--model", args.model,
+             "--epochs", str(args.epochs), "--memory-train-size", str(args.memory_train_size)]
     for part in parts:
-        proc = subprocess.run([sys.executable, __file__, *passed, "--worker", part], stdout=subprocess.PIPE,
-                              text=True)
-        if proc.returncode:
-            raise SystemExit(f"part {part} failed with exit status {proc.returncode}")
-        report(part, json.loads(proc.stdout.strip().splitlines()[-1]))
+        report(part, run_worker([*flags, "--worker", part], __file__))
         sys.stdout.flush()
 
 

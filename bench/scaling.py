@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -63,14 +62,13 @@ def main() -> None:
     if args.worker:
         print(json.dumps(measure(args.model, args.worker, args.data_dir, args.steps, args.repeats)))
         return
+    from throughput import run_worker
+
     rows = {}
     for n in (int(r) for r in args.replicas.split(",")):
         flags = [*(["--data-dir", args.data_dir] if args.data_dir else []), "--model", args.model,
                  "--steps", str(args.steps), "--repeats", str(args.repeats), "--worker", str(n)]
-        proc = subprocess.run([sys.executable, __file__, *flags], stdout=subprocess.PIPE, text=True)
-        if proc.returncode:
-            raise SystemExit(f"{n} replicas failed with exit status {proc.returncode}")
-        rows[n] = json.loads(proc.stdout.strip().splitlines()[-1])
+        rows[n] = run_worker(flags, __file__)
     base = rows[min(rows)]["rate"]
     print(f"`{args.model}`, global batch {rows[min(rows)]['batch']}, `fit()` images/s, best of {args.repeats} "
           f"epochs of {args.steps} steps\n")

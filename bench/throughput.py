@@ -98,11 +98,16 @@ def batch_of(dataset) -> int:
     return int(tf.nest.flatten(next(iter(dataset)))[0].shape[0])
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MB (Linux reports ru_maxrss in KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def peak_memory() -> dict[str, float]:
     """Peak resident memory of this process (MB), and the first GPU's peak allocation when there is one."""
     import tensorflow as tf
 
-    peak = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    peak = {"peak_rss_mb": peak_rss_mb()}
     if tf.config.list_physical_devices("GPU"):
         peak["peak_gpu_mb"] = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
     return peak
@@ -216,9 +221,9 @@ def measure_tutorial(data_dir: str | None, precisions: list[str], steps: int, re
 
 # ----- the driver: one worker process per model, tables on stdout -----
 
-def run_worker(args: list[str]) -> dict:
-    """Runs this file with ``--worker ...`` in a fresh process and returns the JSON it prints last."""
-    proc = subprocess.run([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
+def run_worker(args: list[str], script: str = __file__) -> dict:
+    """Runs ``script`` (a bench program) with ``args`` in a fresh process and returns the JSON it prints last."""
+    proc = subprocess.run([sys.executable, script, *args], stdout=subprocess.PIPE, text=True)
     if proc.returncode:
         raise SystemExit(f"worker {' '.join(args)} failed with exit status {proc.returncode}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
