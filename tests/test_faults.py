@@ -55,6 +55,29 @@ def resume_and_check(out, data_dir, epochs):
     return result
 
 
+def test_sigkill_mid_run_resumes_every_epoch_once_and_only_extends(tmp_path, data_dir):
+    out, epochs = tmp_path / "run", 40
+    # Kill as soon as epoch 2's checkpoint exists: mid-way through a later epoch.
+    signal_when(start_train(out, data_dir, epochs), checkpoint_written(out, 2), signal.SIGKILL)
+    finished_before = len(read_rows(out))
+    assert 2 <= finished_before < epochs
+
+    result = resume_and_check(out, data_dir, epochs)
+    assert "resuming" in result.stdout
+
+    # Resuming may extend the run, not change what defines it.
+    result = run_train("cvae", "--epochs", str(epochs), "--data-dir", str(data_dir), "--out", str(out), "--resume",
+                       "--latent-dim", "9")
+    assert result.returncode == 2 and "--latent-dim 9 differs from the resumed run's latent_dim=4" in result.stderr
+    result = run_train("cvae", "--epochs", "2", "--data-dir", str(data_dir), "--out", str(out), "--resume")
+    assert result.returncode == 2 and f"--epochs 2 is fewer than the {epochs} epochs" in result.stderr
+    assert config_lib.load(out / "config.json").epochs == epochs
+    result = run_train("cvae", "--epochs", str(epochs + 1), "--data-dir", str(data_dir), "--out", str(out),
+                       "--resume")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_complete_run(out, epochs + 1)
+
+
 @pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_sigterm_and_sigint_stop_between_steps_and_say_how_to_resume(tmp_path, data_dir, sig, status):
     out, epochs = tmp_path / "run", 40
