@@ -3,7 +3,7 @@
 
 import sys
 
-from tfgen.cli import main
+from tfgen.commands import main
 
 if __name__ == "__main__":
     sys.exit(main())

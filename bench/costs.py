@@ -3,12 +3,12 @@
 
     python bench/costs.py --data-dir ../shared/data
 
-Each part runs real ``train.py`` runs (``tfgen.runner.run``) in a process of its own
+Each part runs real ``train.py`` runs (``tfgen.train``) in a process of its own
 and prints a Markdown table:
 
 1. ``overhead``: per-epoch work outside training on full MNIST (``--model``,
-   default cvae, ``--epochs`` 4; epochs 2-3 are measured): each tfgen callback's ``on_epoch_end`` (sample
-   PNG, metrics row, checkpoint, NaN check), and the test pass minus its own
+   default cvae, ``--epochs`` 4; epochs 2-3 are measured): each of an epoch's outputs (sample
+   PNG, metrics row, checkpoint), and the test pass minus its own
    compute (the same test set through a bare compiled ``test_step``), as shares
    of the epoch.
 2. ``memory``: resident memory after each of 30 epochs (``--memory-train-size``
@@ -52,14 +52,10 @@ def rss_mb() -> float:
 
 def train(model: str, data_dir: str | None, out: Path, epochs: int, train_size: int | None = None,
           extra_callbacks=()):
-    from tfgen import config as config_lib
-    from tfgen import runner
+    import tfgen
 
-    config = config_lib.resolve(model, {"epochs": epochs, "data_dir": data_dir, "out": str(out),
-                                        "train_size": train_size})
-    if runner.run(config, overwrite=True, extra_callbacks=extra_callbacks) != 0:
-        raise SystemExit(f"training {model} failed")
-    return config
+    return tfgen.train(model, epochs=epochs, data_dir=data_dir, out=str(out), train_size=train_size, overwrite=True,
+                       callbacks=extra_callbacks).settings
 
 
 def part_overhead(model: str, data_dir: str | None, epochs: int, out: Path) -> dict:
@@ -68,17 +64,20 @@ def part_overhead(model: str, data_dir: str | None, epochs: int, out: Path) -> d
     import tensorflow as tf
 
     from tfgen import callbacks as cb
-    from tfgen import data
+    from tfgen import data, rundir
 
-    measured = range(1, epochs - 1)  # 0-based epochs whose full length is known (next epoch's begin)
+    measured = range(2, epochs)  # 1-based epochs whose full length is known (next epoch's begin)
     spent: dict[str, float] = {}
-    for cls in (cb.StopOnNonFiniteLoss, cb.MetricsCSV, cb.SampleGrid, cb.Checkpointer):
-        def timed(self, epoch, logs=None, _original=cls.on_epoch_end, _name=cls.__name__):
+    # Each output of tfgen.callbacks.EpochOutputs, timed where it is written; the argument names the epoch.
+    for cls, method, name, epoch_of in ((cb.EpochOutputs, "write_picture", "sample PNG", lambda e: e),
+                                        (cb.MetricsCSV, "append", "metrics row", lambda row: row["epoch"]),
+                                        (rundir.Checkpoints, "save", "checkpoint", lambda e: e)):
+        def timed(self, arg, _original=getattr(cls, method), _name=name, _epoch_of=epoch_of):
             start = time.perf_counter()
-            _original(self, epoch, logs)
-            if epoch in measured:
+            _original(self, arg)
+            if _epoch_of(arg) in measured:
                 spent[_name] = spent.get(_name, 0.0) + time.perf_counter() - start
-        cls.on_epoch_end = timed
+        setattr(cls, method, timed)
 
     class Phases(keras.callbacks.Callback):
         begins: list[float] = []
@@ -99,7 +98,7 @@ def part_overhead(model: str, data_dir: str | None, epochs: int, out: Path) -> d
     phases = Phases()
     config = train(model, data_dir, out, epochs, extra_callbacks=[phases])
     n = len(measured)
-    epoch_s = sum(phases.begins[e + 1] - phases.begins[e] for e in measured) / n
+    epoch_s = sum(phases.begins[e] - phases.begins[e - 1] for e in measured) / n
     # The test pass's own compute: the same test set through a bare compiled test_step.
     trained = phases.trained
     ds = data.load(config.dataset, data_dir)
@@ -112,9 +111,9 @@ def part_overhead(model: str, data_dir: str | None, epochs: int, out: Path) -> d
         tf_first(last).numpy()
 
     compute = len(ds.x_test) / best_rate(test_pass, len(ds.x_test), 2)
-    return {"model": model, "measured": [e + 1 for e in measured], "epoch_s": epoch_s,
+    return {"model": model, "measured": list(measured), "epoch_s": epoch_s,
             "callbacks": {k: v / n for k, v in spent.items()},
-            "test_pass_s": sum(phases.tests[e] for e in measured) / n, "test_compute_s": compute}
+            "test_pass_s": sum(phases.tests[e - 1] for e in measured) / n, "test_compute_s": compute}
 
 
 def part_memory(model: str, data_dir: str | None, train_size: int, out: Path) -> dict:
@@ -161,12 +160,12 @@ def part_gif(folder: Path) -> dict:
 
 
 def part_scaling(model: str, data_dir: str | None, out: Path) -> dict:
-    from tfgen import callbacks as cb
+    from tfgen import rundir
 
     rows = []
     for size in (7_500, 15_000, 30_000, 60_000):
         train(model, data_dir, out, 2, train_size=size)
-        second = cb.read_metrics(out / "metrics.csv")[1]
+        second = rundir.read_metrics(out)[1]
         rows.append({"train_size": size, "train_s": size / float(second["images_per_s"]),
                      "epoch_s": float(second["seconds"])})
     return {"model": model, "rows": rows}
@@ -190,12 +189,10 @@ def report(part: str, r: dict) -> None:
               f"{r['epoch_s']:.2f} s per epoch\n")
         print("| work | seconds per epoch | share of the epoch |")
         print("|---|---:|---:|")
-        names = {"SampleGrid": "sample PNG", "MetricsCSV": "metrics row", "Checkpointer": "checkpoint",
-                 "StopOnNonFiniteLoss": "NaN check"}
         total = 0.0
-        for key, seconds in r["callbacks"].items():
+        for name, seconds in r["callbacks"].items():
             total += seconds
-            print(f"| {names.get(key, key)} | {seconds:.3f} | {seconds / r['epoch_s']:.2%} |")
+            print(f"| {name} | {seconds:.3f} | {seconds / r['epoch_s']:.2%} |")
         extra = max(r["test_pass_s"] - r["test_compute_s"], 0.0)
         total += extra
         print(f"| test pass beyond its compute ({r['test_pass_s']:.2f} s pass, {r['test_compute_s']:.2f} s bare "

@@ -45,7 +45,7 @@ def main() -> int:
     print("| seed | " + " | ".join(str(e) for e in reported) + " |")
     print("|---:|" + "---:|" * len(reported))
     for seed in args.seeds:
-        keras.utils.set_random_seed(seed)  # as runner.run
+        keras.utils.set_random_seed(seed)  # as tfgen.training does
         ds = data.load(args.dataset, seed=seed)
         model = cls(latent_dim=defaults["latent_dim"], learning_rate=args.lr, seed=seed, pack=args.pack)
         model.compile()

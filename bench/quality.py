@@ -6,7 +6,7 @@
 For each model, ``--runs/MODEL-mnist`` (the toy GAN: ``MODEL-ring``) is reused
 when it holds a finished run of that model, else trained there with
 ``train.py MODEL`` at its default epochs (or ``--epochs``). Each run is then
-evaluated with ``tfgen.evaluate`` (which also writes its evaluation.json), and
+evaluated with ``tfgen.evaluation`` (and its evaluation.json written), and
 a small gallery is written to ``--gallery``: the last sample grid and a
 progress GIF per model, downscaled so each file stays well under 1 MB.
 Prints the table and writes it to ``--table``.
@@ -29,11 +29,12 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+import tfgen  # noqa: E402
+from tfgen import classifier as classifier_lib  # noqa: E402
 from tfgen import config as config_lib  # noqa: E402
-from tfgen import evaluate, images, registry  # noqa: E402
-from tfgen.callbacks import png_path, read_metrics  # noqa: E402
+from tfgen import evaluation, images, registry  # noqa: E402
 from tfgen.files import write_text  # noqa: E402
-from tfgen.rundir import load_run  # noqa: E402
+from tfgen.rundir import png_path, read_metrics  # noqa: E402
 
 GALLERY_WIDTH = 240  # pixels
 GALLERY_FRAMES = 12
@@ -49,7 +50,7 @@ def finished(run_dir: Path, name: str, epochs: int | None) -> bool:
         return False
     config = config_lib.load(run_dir / "config.json")
     want = epochs or config_lib.model_defaults(name)["epochs"]
-    return config.model == name and config.epochs == want and len(read_metrics(run_dir / "metrics.csv")) == want
+    return config.model == name and config.epochs == want and len(read_metrics(run_dir)) == want
 
 
 def train(run_dir: Path, name: str, data_dir: str, epochs: int | None) -> None:
@@ -101,7 +102,7 @@ def reusable_evaluation(run_dir: Path, args: argparse.Namespace) -> dict | None:
 
 
 def classifier_info() -> dict | None:
-    path = evaluate.classifier_lib.classifier_dir() / "info.json"
+    path = classifier_lib.classifier_dir() / "info.json"
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -120,7 +121,7 @@ def fmt(value, digits: int = 2, se=None) -> str:
 
 
 def row(name: str, run_dir: Path, result: dict) -> str:
-    rows = read_metrics(run_dir / "metrics.csv")
+    rows = read_metrics(run_dir)
     seconds = sum(float(r["seconds"]) for r in rows)
     lk, s, m = result.get("likelihood", {}), result.get("samples", {}), result.get("modes")
     cells = [f"`{name}`", str(result["epochs"]), f"{seconds:,.0f}",
@@ -157,7 +158,7 @@ def main() -> int:
         result = reusable_evaluation(run_dir, args)
         if result is None:
             data_dir = None if registry.get(name).data_kind == "points" else args.data_dir
-            result = evaluate.evaluate(load_run(run_dir, data_dir), args.num_samples, args.k)
+            result = evaluation.evaluate(tfgen.load(run_dir, data_dir), args.num_samples, args.k)
             result["settings"] = {"num_samples": args.num_samples, "k": args.k}
             write_text(run_dir / "evaluation.json", json.dumps(result, indent=2) + "\n")
         gallery(run_dir, name, Path(args.gallery), result["epochs"])

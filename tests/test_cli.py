@@ -5,7 +5,8 @@ import json
 import pytest
 
 from tfgen import registry
-from tfgen.cli import build_parser, main
+from tfgen.commands import main
+from tfgen.commands.train import build_parser
 
 from conftest import run_train
 
@@ -121,14 +122,12 @@ def test_list_shows_every_model_with_its_defaults(capsys):
 
 
 def test_options_are_recorded_with_their_defaults_and_fixed_on_resume(tmp_path, data_dir, capsys):
-    from tfgen import config as config_lib
-    from tfgen import runner
+    import tfgen
 
     out = tmp_path / "run"
-    flags = {"epochs": 1, "batch_size": 64, "data_dir": str(data_dir), "out": str(out), "train_size": 64}
-    cfg = config_lib.resolve("cvae_gan", {**flags, "options": {"fake_draw": "reference"}})
-    assert cfg.options == {"fake_draw": "reference", "recon_weighting": "sum"}
-    assert runner.run(cfg) == 0
+    run = tfgen.train("cvae_gan", epochs=1, batch_size=64, data_dir=str(data_dir), out=str(out), train_size=64,
+                      fake_draw="reference", verbose=0)
+    assert run.config["options"] == {"fake_draw": "reference", "recon_weighting": "sum"}
     saved = json.loads((out / "config.json").read_text())["config"]["options"]
     assert saved == {"fake_draw": "reference", "recon_weighting": "sum"}
     # Naming the same value again is fine; changing an option is refused.

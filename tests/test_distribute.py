@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tfgen.cli import main
+from tfgen.commands import main
 from tfgen.distribute import ClusterError, local_tf_configs, task_from_env
 
 from conftest import REPO, TRAIN_PY, run_train, train_env
@@ -85,7 +85,7 @@ def test_one_step_on_two_replicas_equals_one_step_on_one_device(name):
 @pytest.mark.slow
 def test_train_py_with_strategy_mirrored_writes_a_complete_run(tmp_path, data_dir):
     out = tmp_path / "run"
-    script = TWO_CPUS + "from tfgen.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    script = TWO_CPUS + "from tfgen.commands import main\nsys.exit(main(sys.argv[1:]))\n"
     # 256 training images in batches of 85 leave a last batch of 1: too few for two replicas.
     common = ["cvae", "--data-dir", str(data_dir), "--out", str(out), *TINY, "--batch-size", "85"]
     result = run_two_cpus(script, *common, "--epochs", "2", "--strategy", "mirrored")

@@ -3,9 +3,9 @@
 import imageio.v3 as iio
 import pytest
 
-from tfgen import config as config_lib
-from tfgen import explore, runner
-from tfgen.cli import main as cli_main
+import tfgen
+from tfgen.commands import explore
+from tfgen.commands import main as cli_main
 
 RUNS = {"vae": 4, "ae": 4, "conv_vae": 2, "cond_vae": 4}  # model -> latent size
 
@@ -15,9 +15,8 @@ def runs(tmp_path_factory, data_dir):
     """One-epoch runs side by side, named after their models (so compare finds ae's sibling vae)."""
     parent = tmp_path_factory.mktemp("runs")
     for model, latent in RUNS.items():
-        cfg = config_lib.resolve(model, {"epochs": 1, "batch_size": 64, "latent_dim": latent,
-                                         "data_dir": str(data_dir), "out": str(parent / model)})
-        assert runner.run(cfg) == 0
+        tfgen.train(model, epochs=1, batch_size=64, latent_dim=latent, data_dir=str(data_dir),
+                    out=str(parent / model), verbose=0)
     return parent
 
 

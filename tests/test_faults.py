@@ -1,15 +1,18 @@
 """Faults: a run killed or stopped at any moment resumes with nothing lost or repeated."""
 
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
+import tfgen
 from tfgen import config as config_lib
-from tfgen import runner
-from tfgen.runner import RunDirError
+from tfgen.rundir import RunDirError
 
 from conftest import REPO, TRAIN_PY, run_train, train_env
 from test_train import TINY, assert_complete_run, read_rows
@@ -104,49 +107,57 @@ def test_sigkill_in_epoch_1_or_during_export_resumes_to_a_complete_run(tmp_path,
     assert "finished 3 epochs" in result.stdout
 
 
-def small_run(tmp_path, data_dir, epochs):
-    return config_lib.resolve("cvae", {"epochs": epochs, "batch_size": 64, "latent_dim": 4, "train_size": 128,
-                                       "data_dir": str(data_dir), "out": str(tmp_path / "run")})
+def small_run(tmp_path, data_dir):
+    return {"batch_size": 64, "latent_dim": 4, "train_size": 128, "data_dir": str(data_dir),
+            "out": str(tmp_path / "run"), "verbose": 0}
 
 
 def test_a_truncated_checkpoint_falls_back_to_the_one_before(tmp_path, data_dir, capsys):
-    cfg = small_run(tmp_path, data_dir, 3)
-    assert runner.run(cfg) == 0
-    newest = sorted((cfg.run_dir / "checkpoints").glob("ckpt-3.data-*"))[0]
+    flags = small_run(tmp_path, data_dir)
+    run = tfgen.train("cvae", epochs=3, **flags)
+    newest = sorted((run.path / "checkpoints").glob("ckpt-3.data-*"))[0]
     newest.write_bytes(newest.read_bytes()[:100])  # as a crash or a full disk would leave it
-    resumed = runner.config_for_resume(cfg, {"epochs": 4})
-    assert runner.run(resumed, resume=True) == 0
+    tfgen.train("cvae", epochs=4, resume=True, **flags)
     err = capsys.readouterr().err
     assert "cannot read checkpoint" in err and "ckpt-3" in err and "trying the one before" in err
-    assert [int(r["epoch"]) for r in read_rows(cfg.run_dir)] == [1, 2, 3, 4]  # epoch 3 redone once
-    assert_complete_run(cfg.run_dir, 4)
+    assert [int(r["epoch"]) for r in read_rows(run.path)] == [1, 2, 3, 4]  # epoch 3 redone once
+    assert_complete_run(run.path, 4)
 
-    for data in (cfg.run_dir / "checkpoints").glob("ckpt-*.data-*"):
+    for data in (run.path / "checkpoints").glob("ckpt-*.data-*"):
         data.write_bytes(b"")
     with pytest.raises(RunDirError, match="no checkpoint can be read.*--overwrite"):
-        runner.run(runner.config_for_resume(cfg, {"epochs": 5}), resume=True)
+        tfgen.train("cvae", epochs=5, resume=True, **flags)
 
 
 def test_a_torn_metrics_row_is_dropped_and_redone(tmp_path, data_dir):
-    cfg = small_run(tmp_path, data_dir, 2)
-    assert runner.run(cfg) == 0
-    with open(cfg.run_dir / "metrics.csv", "a") as f:
+    flags = small_run(tmp_path, data_dir)
+    run = tfgen.train("cvae", epochs=2, **flags)
+    with open(run.path / "metrics.csv", "a") as f:
         f.write("3,541.2")  # a crash in the middle of epoch 3's row
-    assert runner.run(runner.config_for_resume(cfg, {"epochs": 3}), resume=True) == 0
-    assert [int(r["epoch"]) for r in read_rows(cfg.run_dir)] == [1, 2, 3]
-    assert_complete_run(cfg.run_dir, 3)
+    tfgen.train("cvae", epochs=3, resume=True, **flags)
+    assert [int(r["epoch"]) for r in read_rows(run.path)] == [1, 2, 3]
+    assert_complete_run(run.path, 3)
 
 
 def test_an_output_directory_that_cannot_be_written_is_refused_before_training(tmp_path, data_dir):
-    if os.geteuid() == 0:
-        pytest.skip("root can write to read-only directories")
-    parent = tmp_path / "ro"
-    parent.mkdir()
-    (parent / "run").mkdir()
-    parent.joinpath("run").chmod(0o555)
+    # Root may write anywhere, and CI runs as root: there the command runs as the unprivileged user nobody.
+    as_root = os.geteuid() == 0
+    if as_root:
+        tmp_path = Path(tempfile.mkdtemp())  # pytest's own temporary folders are closed to other users
+        shutil.copy(data_dir / "mnist.npz", tmp_path)
+        data_dir = tmp_path
+        tmp_path.chmod(0o755)
+    out = tmp_path / "run"
+    out.mkdir()
+    out.chmod(0o555)
     try:
-        cfg = config_lib.resolve("cvae", {"epochs": 1, "data_dir": str(data_dir), "out": str(parent / "run")})
-        with pytest.raises(RunDirError, match="cannot create or write to the run directory"):
-            runner.run(cfg)
+        result = subprocess.run([*TRAIN_PY, "cvae", "--epochs", "1", "--data-dir", str(data_dir), "--out", str(out)],
+                                cwd=REPO, env=train_env(), capture_output=True, text=True, timeout=120,
+                                user="nobody" if as_root else None)
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert f"cannot create or write to the run directory {out}" in result.stderr
+        assert list(out.iterdir()) == []
     finally:
-        parent.joinpath("run").chmod(0o755)
+        out.chmod(0o755)
+        if as_root:
+            shutil.rmtree(tmp_path)

@@ -1,17 +1,16 @@
 """``--precision``: mixed-precision training keeps losses, samples and the SavedModel float32."""
 
-import json
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import tfgen
 from tfgen import config as config_lib
-from tfgen import registry, runner
+from tfgen import registry
 from tfgen.config import ConfigError
 from tfgen.export import export_saved_model, float32_copy
-from tfgen.rundir import load_run
 
 from conftest import run_train
 from test_models import batch, sample_args
@@ -111,18 +110,14 @@ def test_unknown_precision_is_refused_naming_the_allowed_ones():
 
 
 def test_bfloat16_run_writes_float32_outputs_and_keeps_its_precision_on_resume(tmp_path, data_dir):
-    out = tmp_path / "run"
-    cfg = config_lib.resolve("cvae", {"epochs": 1, "batch_size": 64, "latent_dim": 4, "data_dir": str(data_dir),
-                                      "out": str(out), "precision": "mixed_bfloat16"})
-    assert runner.run(cfg) == 0
-    assert json.loads((out / "config.json").read_text())["config"]["precision"] == "mixed_bfloat16"
-    rows = (out / "metrics.csv").read_text().splitlines()
-    assert len(rows) == 2 and "nan" not in rows[1].lower()
-    assert load_run(out).model.dtype_policy.name == "float32"  # evaluate and explore measure in float32
+    flags = {"batch_size": 64, "latent_dim": 4, "data_dir": str(data_dir), "out": str(tmp_path / "run"), "verbose": 0}
+    run = tfgen.train("cvae", epochs=1, precision="mixed_bfloat16", **flags)
+    assert run.config["precision"] == "mixed_bfloat16"
+    assert len(run.metrics) == 1 and all(np.isfinite(v) for v in run.metrics[0].values())
+    assert tfgen.load(run.path).model.dtype_policy.name == "float32"  # evaluate and explore measure in float32
     with pytest.raises(ConfigError, match="--precision float32 differs from the resumed run's "
                                           "precision='mixed_bfloat16'"):
-        runner.config_for_resume(cfg, {"precision": "float32", "epochs": 2})
-    resumed = runner.config_for_resume(cfg, {"precision": None, "epochs": 2})
-    assert resumed.precision == "mixed_bfloat16"
-    assert runner.run(resumed, resume=True) == 0
-    assert len((out / "metrics.csv").read_text().splitlines()) == 3
+        tfgen.train("cvae", epochs=2, resume=True, precision="float32", **flags)
+    run = tfgen.train("cvae", epochs=2, resume=True, **flags)
+    assert run.config["precision"] == "mixed_bfloat16"
+    assert len(run.metrics) == 2

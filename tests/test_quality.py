@@ -10,7 +10,9 @@ import tensorflow as tf
 from tfgen import classifier as classifier_lib
 from tfgen import config as config_lib
 from tfgen import data as data_lib
-from tfgen import evaluate, quality, registry, runner
+import tfgen
+from tfgen import evaluation, quality, registry
+from tfgen.commands import evaluate
 from tfgen.data import to_float
 
 from conftest import make_arrays
@@ -126,17 +128,17 @@ def test_classifier_scores_separate_real_from_noise_and_catch_collapse(cache):
     ds = synthetic_mnist(num_train=10, num_test=2000)
     real = to_float(ds.x_test, "unit")
     a, b = real[:1000], real[1000:]
-    same = evaluate.sample_scores(a, None, b, clf)
-    noise = evaluate.sample_scores(np.random.default_rng(0).random(a.shape).astype(np.float32), None, b, clf)
+    same = evaluation.sample_scores(a, None, b, clf)
+    noise = evaluation.sample_scores(np.random.default_rng(0).random(a.shape).astype(np.float32), None, b, clf)
     assert same["frechet_distance"] < 0.05 * noise["frechet_distance"]
     assert same["kernel_distance"] < 0.05 * noise["kernel_distance"]
     assert same["class_coverage"] > 0.95 and same["classifier_score"] > 8
     one_digit = a[ds.y_test[:1000] == 7]
-    collapsed = evaluate.sample_scores(one_digit, None, b, clf)
+    collapsed = evaluation.sample_scores(one_digit, None, b, clf)
     assert collapsed["class_coverage"] < 0.1 and collapsed["classifier_score"] < 1.5
     # A "conditional generator" that ignores the requested label: about 10% label accuracy.
-    right = evaluate.sample_scores(a, ds.y_test[:1000], b, clf)["label_accuracy"]
-    shuffled = evaluate.sample_scores(a, np.random.default_rng(0).permutation(ds.y_test[:1000]), b, clf)
+    right = evaluation.sample_scores(a, ds.y_test[:1000], b, clf)["label_accuracy"]
+    shuffled = evaluation.sample_scores(a, np.random.default_rng(0).permutation(ds.y_test[:1000]), b, clf)
     assert right > 0.95 and 0.05 < shuffled["label_accuracy"] < 0.16
 
 
@@ -148,10 +150,10 @@ def test_classifier_scores_separate_real_from_noise_and_catch_collapse(cache):
 def test_evaluate_writes_what_applies_to_the_model(tmp_path, data_dir, cache, monkeypatch, capsys, name):
     monkeypatch.setenv(classifier_lib.CACHE_ENV, str(cache))
     out = tmp_path / name
-    flags = {"epochs": 1, "batch_size": 64, "latent_dim": 4, "out": str(out)}
+    flags = {"epochs": 1, "batch_size": 64, "latent_dim": 4, "out": str(out), "verbose": 0}
     if registry.get(name).data_kind == "images":
         flags["data_dir"] = str(data_dir)
-    assert runner.run(config_lib.resolve(name, flags)) == 0
+    tfgen.train(name, **flags)
     assert evaluate.main([str(out), "--num-samples", "64", "--k", "3"]) == 0
     result = json.loads((out / "evaluation.json").read_text())
     printed = capsys.readouterr().out
@@ -177,7 +179,7 @@ def test_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
 
 
 def test_tfgen_evaluate_is_the_same_command(tmp_path, capsys):
-    from tfgen.cli import main
+    from tfgen.commands import main
 
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "is not a tfgen run directory" in capsys.readouterr().err
@@ -211,14 +213,14 @@ def read_events(folder):
 
 @pytest.mark.slow
 def test_eval_every_and_tensorboard_during_training(tmp_path, data_dir, cache, monkeypatch):
-    from tfgen.callbacks import read_metrics
+    from tfgen.rundir import read_metrics
 
     monkeypatch.setenv(classifier_lib.CACHE_ENV, str(cache))
     out = tmp_path / "run"
     flags = {"epochs": 3, "batch_size": 64, "latent_dim": 4, "data_dir": str(data_dir), "out": str(out),
              "eval_every": 2, "tensorboard": True}
-    assert runner.run(config_lib.resolve("cond_vae", flags)) == 0
-    rows = read_metrics(out / "metrics.csv")
+    tfgen.train("cond_vae", **flags)
+    rows = read_metrics(out)
     scores = ["frechet_distance", "kernel_distance", "kernel_distance_se", "classifier_score",
               "real_classifier_score", "class_coverage", "label_accuracy"]
     assert [bool(r["frechet_distance"]) for r in rows] == [False, True, True]  # epoch 2, and the last
@@ -229,9 +231,8 @@ def test_eval_every_and_tensorboard_during_training(tmp_path, data_dir, cache, m
     assert {("validation", "epoch_loss", e) for e in range(3)} <= events
     assert ("train", "epoch_frechet_distance", 1) in events
     # Resuming may turn either off; the finished rows keep their scores.
-    assert runner.run(config_lib.resolve("cond_vae", {**flags, "epochs": 4, "eval_every": None,
-                                                      "tensorboard": False}), resume=True) == 0
-    rows = read_metrics(out / "metrics.csv")
+    tfgen.train("cond_vae", resume=True, **{**flags, "epochs": 4, "eval_every": None, "tensorboard": False})
+    rows = read_metrics(out)
     assert [bool(r["frechet_distance"]) for r in rows] == [False, True, True, False]
 
 

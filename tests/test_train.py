@@ -10,8 +10,11 @@ import keras
 import numpy as np
 import pytest
 
+import tfgen
 from tfgen import config as config_lib
-from tfgen import images, registry, runner
+from tfgen import images, registry
+from tfgen.errors import NonFiniteLossError
+from tfgen.rundir import Checkpoints
 
 from conftest import REPO, run_train
 
@@ -89,16 +92,15 @@ class PoisonEpoch(keras.callbacks.Callback):
 
 def test_non_finite_loss_stops_with_the_epoch_and_keeps_the_last_good_checkpoint(tmp_path, data_dir, capsys):
     out = tmp_path / "run"
-    cfg = config_lib.resolve("cvae", {"epochs": 4, "batch_size": 64, "latent_dim": 4, "data_dir": str(data_dir),
-                                      "out": str(out)})
-    assert runner.run(cfg, extra_callbacks=[PoisonEpoch(2)]) == 1
-    err = capsys.readouterr().err
-    assert "non-finite loss (nan) in epoch 2" in err and "ckpt-1" in err
+    flags = {"epochs": 4, "batch_size": 64, "latent_dim": 4, "data_dir": str(data_dir), "out": str(out), "verbose": 0}
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss \(nan\) in epoch 2") as stopped:
+        tfgen.train("cvae", callbacks=[PoisonEpoch(2)], **flags)
+    assert stopped.value.checkpoint.endswith("ckpt-1")
     assert [int(r["epoch"]) for r in read_rows(out)] == [1]
     assert sorted(p.name for p in (out / "images").iterdir()) == ["epoch_0000.png", "epoch_0001.png"]
     assert not (out / "saved_model").exists()
     # The last good checkpoint resumes.
-    assert runner.run(cfg, resume=True) == 0
+    tfgen.train("cvae", resume=True, **flags)
     assert_complete_run(out, 4)
 
 
@@ -122,9 +124,7 @@ def test_python_dash_m_tfgen_is_train_py():
 @pytest.mark.parametrize("name", registry.names())
 def test_every_model_trains_and_writes_its_run_directory(tmp_path, data_dir, name):
     out = tmp_path / name
-    cfg = config_lib.resolve(name, {"epochs": 2, "batch_size": 64, "latent_dim": 4, "data_dir": str(data_dir),
-                                    "out": str(out)})
-    assert runner.run(cfg) == 0
+    tfgen.train(name, epochs=2, batch_size=64, latent_dim=4, data_dir=str(data_dir), out=str(out), verbose=0)
     rows = assert_complete_run(out, 2)
     model = registry.get(name)
     assert [c for c in rows[0] if c in model.loss_names] == list(model.loss_names)
@@ -140,13 +140,10 @@ def test_every_model_trains_and_writes_its_run_directory(tmp_path, data_dir, nam
 
 def test_gan_resume_restores_both_networks_and_both_optimizers(tmp_path):
     out = tmp_path / "gan"
-    cfg = config_lib.resolve("gan", {"epochs": 2, "train_size": 512, "out": str(out)})
-    assert runner.run(cfg) == 0
+    cfg = tfgen.train("gan", epochs=2, train_size=512, out=str(out), verbose=0).settings
     trained = registry.get("gan")(latent_dim=32, learning_rate=1e-3)
     trained.compile()
-    from tfgen.callbacks import Checkpointer
-
-    assert Checkpointer(out / "checkpoints", trained).restore() == 2
+    assert Checkpoints(out / "checkpoints", trained, trained.named_optimizers()).restore() == 2
     assert int(trained.optimizer.iterations) == int(trained.d_optimizer.iterations) == 2 * 4  # 512 / 128 steps
     assert all(float(np.abs(v.numpy()).sum()) > 0 for v in trained.d_optimizer.variables[2:])  # Adam moments
     # G as restored generates what the run exported after its last epoch; D is not its initial self.
@@ -155,12 +152,11 @@ def test_gan_resume_restores_both_networks_and_both_optimizers(tmp_path):
     z = tf.random.normal((5, 32), seed=1)
     exported = tf.saved_model.load(str(out / "saved_model")).signatures["generate"](z=z)["points"]
     np.testing.assert_allclose(trained.sample(z).numpy(), exported.numpy(), atol=1e-5)
-    keras.utils.set_random_seed(cfg.seed)  # the run's initial weights, as runner.run draws them
+    keras.utils.set_random_seed(cfg.seed)  # the run's initial weights, as training draws them
     fresh = registry.get("gan")(latent_dim=32, learning_rate=1e-3)
     assert not np.allclose(fresh.discriminate(z[:, :2]).numpy(), trained.discriminate(z[:, :2]).numpy())
     # Resuming to more epochs continues both players from there.
-    cfg = config_lib.resolve("gan", {"epochs": 3, "train_size": 512, "out": str(out)})
-    assert runner.run(cfg, resume=True) == 0
+    tfgen.train("gan", epochs=3, train_size=512, out=str(out), resume=True, verbose=0)
     assert [int(r["epoch"]) for r in read_rows(out)] == [1, 2, 3]
 
 
@@ -168,16 +164,14 @@ def test_gan_resume_restores_both_networks_and_both_optimizers(tmp_path):
 @pytest.mark.parametrize("name", ["cgan", "dcgan", "cvae_gan"])
 def test_multi_network_resume_restores_every_network_and_optimizer(tmp_path, data_dir, name):
     out = tmp_path / name
-    flags = {"epochs": 1, "batch_size": 32, "train_size": 64, "data_dir": str(data_dir), "out": str(out)}
-    assert runner.run(config_lib.resolve(name, flags)) == 0
+    flags = {"batch_size": 32, "train_size": 64, "data_dir": str(data_dir), "out": str(out), "verbose": 0}
+    tfgen.train(name, epochs=1, **flags)
     cfg = config_lib.load(out / "config.json")
-    from tfgen.callbacks import Checkpointer
-
-    keras.utils.set_random_seed(cfg.seed)  # the run's initial weights, as runner.run draws them
+    keras.utils.set_random_seed(cfg.seed)  # the run's initial weights, as training draws them
     fresh = cfg.make_model()
     restored = cfg.make_model()
     restored.compile()
-    assert Checkpointer(out / "checkpoints", restored).restore() == 1
+    assert Checkpoints(out / "checkpoints", restored, restored.named_optimizers()).restore() == 1
     for opt_name, optimizer in restored.named_optimizers().items():
         assert int(optimizer.iterations) == 2, opt_name  # 64 images / 32 per step
     # Every network (not only the generator) holds its trained weights, not its initial ones.
@@ -196,5 +190,5 @@ def test_multi_network_resume_restores_every_network_and_optimizer(tmp_path, dat
     exported = generate(z=z, label=labels) if restored.conditional else generate(z=z)
     np.testing.assert_allclose(restored.sample(z, labels if restored.conditional else None).numpy(),
                                exported["images"].numpy(), atol=1e-5)
-    assert runner.run(config_lib.resolve(name, {**flags, "epochs": 2}), resume=True) == 0
+    tfgen.train(name, epochs=2, resume=True, **flags)
     assert [int(r["epoch"]) for r in read_rows(out)] == [1, 2]

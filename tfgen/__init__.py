@@ -1,3 +1,12 @@
-"""tfgen: generative image models (VAEs and GANs) for MNIST-like data, on TensorFlow 2 / Keras 3."""
+"""tfgen: generative image models (VAEs and GANs) for MNIST-like data, on TensorFlow 2 / Keras 3.
+
+    import tfgen
+    run = tfgen.train("cvae", epochs=3, out="runs/try")   # or: python train.py cvae --epochs 3 --out runs/try
+    run = tfgen.load("runs/try")                          # read-only
+"""
 
 __version__ = "0.1.0"
+
+from tfgen.api import Run, load, train  # noqa: E402
+
+__all__ = ["Run", "load", "train", "__version__"]

@@ -1,7 +1,7 @@
-"""``python -m tfgen``: the same as ``train.py``."""
+"""``python -m tfgen``: the same as ``train.py`` and the ``tfgen`` command."""
 
 import sys
 
-from tfgen.cli import main
+from tfgen.commands import main
 
 sys.exit(main())

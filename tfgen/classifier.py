@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tfgen import data as data_lib
+from tfgen.errors import BadInputError
 from tfgen.files import write_text
 
 CACHE_ENV = "TFGEN_CACHE_DIR"
@@ -23,7 +24,7 @@ EPOCHS = 8
 BATCH_SIZE = 128
 
 
-class ClassifierError(RuntimeError):
+class ClassifierError(BadInputError):
     """No usable classifier: the message says what to do."""
 
 

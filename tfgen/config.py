@@ -10,9 +10,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tfgen import registry
+from tfgen import registry, rundir
 from tfgen.data import IMAGE_DATASETS, POINT_DATASETS
 from tfgen.distribute import STRATEGIES
+from tfgen.errors import BadInputError
 from tfgen.precision import PRECISIONS
 
 DATASETS = IMAGE_DATASETS + POINT_DATASETS
@@ -21,7 +22,7 @@ DATASETS = IMAGE_DATASETS + POINT_DATASETS
 RESUMABLE_CHANGES = ("epochs", "data_dir", "out", "jit_compile", "eval_every", "tensorboard", "strategy")
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInputError):
     """A configuration value that is not allowed; the message names the key."""
 
 
@@ -94,7 +95,7 @@ class RunConfig:
             raise ConfigError(f"--seed must be a non-negative integer; got {self.seed}")
         if not self.out:
             raise ConfigError("--out must name a directory")
-        _check_options(self.model, self.options)
+        check_options(self.model, self.options)
         if self.eval_every is not None and self.dataset not in ("mnist", "mnist-sample"):
             raise ConfigError(f"--eval-every scores MNIST digits with the reference MNIST classifier; {self.model} "
                               f"on {self.dataset} has no such scores (the toy GAN logs its mode metrics every epoch)")
@@ -170,7 +171,8 @@ def parse_options(pairs: list[str]) -> dict[str, str]:
     return options
 
 
-def _check_options(model: str, options: dict) -> None:
+def check_options(model: str, options: dict) -> None:
+    """Refuses an option the model does not have, or a value it does not allow, naming what it allows."""
     allowed = registry.get(model).options
     for name, value in options.items():
         if name not in allowed:
@@ -180,12 +182,52 @@ def _check_options(model: str, options: dict) -> None:
             raise ConfigError(f"--option {name}={value!r} is not allowed; choose one of: {', '.join(allowed[name])}")
 
 
+def for_training(model: str, flags: dict[str, Any], resume: bool = False) -> RunConfig:
+    """The configuration a training run uses (the one place resuming merges settings).
+
+    The model's defaults overridden by ``flags`` (None = not given); with
+    ``resume`` and a run in ``flags["out"]``, that run's saved configuration
+    with the changes a resumed run may make (``RESUMABLE_CHANGES``).
+
+    Raises:
+        ConfigError: a bad flag, or one that tries to change what defines the
+            resumed run (model, latent size, data, ...), naming the flag and both values.
+    """
+    config = resolve(model, flags)
+    path = rundir.config_path(config.run_dir)
+    if not (resume and path.is_file()):
+        return config
+    values = load(path).to_dict()
+    if values["model"] != model:
+        raise ConfigError(f"--out {config.run_dir} holds a {values['model']!r} run, not {model!r}")
+    for key, value in flags.items():
+        if key == "options" and value is not None:
+            value = {**values["options"], **value}
+        if value is None or value == values.get(key):
+            continue
+        if key not in RESUMABLE_CHANGES:
+            raise ConfigError(
+                f"--{key.replace('_', '-')} {value} differs from the resumed run's {key}={values[key]!r}; "
+                f"a resumed run may change only {', '.join(RESUMABLE_CHANGES)}"
+            )
+        values[key] = value
+    return RunConfig.from_dict(values)
+
+
 def load(path: Path) -> RunConfig:
     """Reads the ``config`` section of a run's config.json."""
     try:
         doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read the run configuration {path}: {e}") from None
+    return from_doc(doc, path)
+
+
+def from_doc(doc: Any, path: Path) -> RunConfig:
+    """The configuration in a parsed config.json (read from ``path``, named in errors)."""
+    try:
         values = doc["config"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (KeyError, TypeError) as e:
         raise ConfigError(f"cannot read the run configuration {path}: {e}") from None
     return RunConfig.from_dict(values)
 

@@ -17,6 +17,8 @@ from typing import Callable
 
 import numpy as np
 
+from tfgen.errors import BadInputError
+
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_IDX_FILES = {
@@ -31,7 +33,7 @@ POINT_DATASETS = ("ring", "moons", "spiral", "grid")
 POINTS_TRAIN, POINTS_TEST = 10_000, 2_000
 
 
-class DataError(ValueError):
+class DataError(BadInputError):
     """A data file or source that cannot be used; the message names it."""
 
 
@@ -264,14 +266,19 @@ def read_idx(path: Path) -> np.ndarray:
 
 
 def to_float(images: np.ndarray, input_range: str) -> np.ndarray:
-    """uint8 images (N, 28, 28) -> float32 (N, 28, 28, 1) in the model's value range.
-
-    ``binarized`` is the CVAE tutorial's static binarization (pixel/255 >= 0.5);
-    ``points`` passes 2-D points through as float32.
-    """
+    """uint8 images (N, 28, 28) -> float32 (N, 28, 28, 1) in the model's value range (:func:`from_unit`);
+    ``points`` passes 2-D points through as float32."""
     if input_range == "points":
         return np.asarray(images, dtype=np.float32)
-    x = images[..., None].astype(np.float32) / 255.0
+    return from_unit(images[..., None].astype(np.float32) / 255.0, input_range)
+
+
+def from_unit(x: np.ndarray, input_range: str) -> np.ndarray:
+    """float32 images in [0, 1] -> the model's value range.
+
+    ``binarized`` is the CVAE tutorial's static binarization (pixel >= 0.5),
+    ``unit`` leaves them as they are, ``tanh`` maps them to [-1, 1].
+    """
     if input_range == "binarized":
         return (x >= 0.5).astype(np.float32)
     if input_range == "unit":

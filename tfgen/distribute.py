@@ -21,11 +21,13 @@ import os
 import socket
 from dataclasses import dataclass
 
+from tfgen.errors import BadInputError
+
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
 TASK_TYPES = ("chief", "worker")
 
 
-class ClusterError(ValueError):
+class ClusterError(BadInputError):
     """``TF_CONFIG`` is missing or does not describe a cluster this process belongs to."""
 
 

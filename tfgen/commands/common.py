@@ -1,0 +1,59 @@
+"""What every command shares: argparse types, and the one place exceptions become messages and exit statuses."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+from tfgen.errors import BadInputError, ClusterLostError, NonFiniteLossError, TrainingStopped
+
+BAD_INPUT = 2
+
+
+def positive(text: str) -> int:
+    """argparse type for counts: a positive integer, else a usage error naming the value."""
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
+    return value
+
+
+def error(message: str) -> None:
+    print(f"tfgen: error: {message}", file=sys.stderr, flush=True)
+
+
+def report(action: Callable[[], object], resume_hint: Callable[[bool], str] | None = None) -> int:
+    """Runs ``action`` and returns the command's exit status, turning the library's exceptions into one message each.
+
+    Bad input: 2. A non-finite loss or a lost cluster member: 1. A signal: 128
+    + its number. ``resume_hint(multi_worker)`` (training only) gives the
+    command that continues a stopped run; it is printed once, however the run stopped.
+    """
+    try:
+        action()
+        return 0
+    except BadInputError as e:
+        error(str(e))
+        return BAD_INPUT
+    except NonFiniteLossError as e:
+        kept = f"the last good checkpoint is {e.checkpoint}" if e.checkpoint else \
+            "no epoch finished, so there is no checkpoint"
+        error(f"training stopped: {e}; {kept}. Try a lower --lr in a new run (--overwrite or another --out).")
+        return 1
+    except ClusterLostError as e:
+        error(f"{e}; its output says why. Once training has started, continue with the same command and --resume "
+              "on every worker")
+        return 1
+    except TrainingStopped as e:
+        kept = f"the last finished epoch's checkpoint {e.checkpoint} is kept" if e.checkpoint else \
+            "no epoch had finished"
+        print(f"\ntfgen: {e}: the epoch is redone on resume; {kept}. Continue with: {resume_hint(e.multi_worker)}",
+              file=sys.stderr, flush=True)
+        return 128 + e.signum
+    except KeyboardInterrupt:  # a second Ctrl-C, or one outside the training loop
+        if resume_hint is None:
+            raise
+        print(f"\ntfgen: interrupted; continue from the last finished epoch with: {resume_hint(False)}",
+              file=sys.stderr, flush=True)
+        return 130

@@ -1,0 +1,85 @@
+"""``tfgen evaluate RUN_DIR``: measure a run, print a table and write ``RUN_DIR/evaluation.json``.
+
+    python -m tfgen.evaluate RUN_DIR [--data-dir DIR] [--num-samples N] [--k K]
+    python -m tfgen.evaluate train-classifier [--data-dir DIR] [--retrain]
+    (or: tfgen evaluate ...)
+
+What is measured, and how, is :mod:`tfgen.evaluation`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Sequence
+
+from tfgen import classifier as classifier_lib
+from tfgen import data as data_lib
+from tfgen.commands.common import positive, report
+from tfgen.files import write_text
+
+
+def table(result: dict) -> str:
+    """The result as a two-column Markdown table."""
+    rows = [("model", result["model"]), ("epochs", result["epochs"])]
+    if "likelihood" in result:
+        lk = result["likelihood"]
+        given = " | y" if lk["conditional"] else ""
+        rows += [(f"test ELBO (nats, log p(x{given}) >=)", f"{lk['elbo']:.2f} ± {lk['elbo_se']:.2f}"),
+                 (f"test IWAE, K={lk['k']} (nats)", f"{lk['iwae']:.2f} ± {lk['iwae_se']:.2f}")]
+    if "samples" in result:
+        s = result["samples"]
+        rows += [("Fréchet classifier distance", f"{s['frechet_distance']:.3f}"),
+                 ("kernel classifier distance", f"{s['kernel_distance']:.4f} ± {s['kernel_distance_se']:.4f}"),
+                 ("classifier score (real test set)",
+                  f"{s['classifier_score']:.2f} ({s['real_classifier_score']:.2f})"),
+                 ("class coverage", f"{s['class_coverage']:.3f}")]
+        if "label_accuracy" in s:
+            rows.append(("label accuracy", f"{s['label_accuracy']:.3f}"))
+        rows.append(("classifier test accuracy", f"{result['classifier']['test_accuracy']:.4f}"))
+    if "modes" in result:
+        m = result["modes"]
+        rows += [("modes covered", f"{int(m['modes_covered'])} of {m['num_modes']}"),
+                 ("high-quality share", f"{m['high_quality']:.3f}")]
+    if "note" in result:
+        rows.append(("note", result["note"]))
+    return "\n".join(["| metric | value |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows)])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tfgen.evaluate",
+        description="Evaluate a finished run (writes RUN_DIR/evaluation.json), or train the reference "
+        "MNIST classifier: python -m tfgen.evaluate train-classifier [--data-dir DIR] [--retrain].")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory, or train-classifier")
+    parser.add_argument("--data-dir", metavar="DIR", help="folder with mnist.npz (default: the run's)")
+    parser.add_argument("--num-samples", type=positive, default=10_000, metavar="N",
+                        help="generated images (and real test images) for the classifier scores (default 10000)")
+    parser.add_argument("--k", type=positive, default=100, metavar="K",
+                        help="importance samples per test image for the IWAE bound (default 100)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="seeds the samples (default 0)")
+    parser.add_argument("--retrain", action="store_true", help="train-classifier: replace a cached classifier")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command; returns the exit status (2 for bad input)."""
+    args = build_parser().parse_args(argv)
+
+    def train_classifier() -> None:
+        dataset = data_lib.load("mnist", args.data_dir)
+        info = classifier_lib.train(dataset, retrain=args.retrain)
+        print(f"classifier saved in {classifier_lib.classifier_dir()}: test accuracy {info['test_accuracy']:.4f}")
+
+    def evaluate() -> None:
+        import tfgen
+        from tfgen import evaluation
+
+        run = tfgen.load(args.run_dir, args.data_dir)
+        result = evaluation.evaluate(run, args.num_samples, args.k, args.seed)
+        path = run.path / "evaluation.json"
+        write_text(path, json.dumps(result, indent=2) + "\n")
+        print(table(result))
+        print(f"wrote {path}")
+
+    return report(train_classifier if args.run_dir == "train-classifier" else evaluate)

@@ -1,0 +1,60 @@
+"""The exceptions the library raises; only the commands turn them into messages and exit codes.
+
+- :class:`BadInputError` (a ``ValueError``): a setting, file or folder that
+  cannot be used; the message names it and what is allowed. Exit status 2.
+- :class:`TrainingStopped`: SIGINT or SIGTERM stopped training between steps.
+  Exit status 128 + the signal's number.
+- :class:`NonFiniteLossError`: training produced a NaN or infinite loss. Exit status 1.
+- :class:`ClusterLostError`: another worker of a multi-worker cluster stopped. Exit status 1.
+
+Each carries what a caller needs to say how to go on (the run directory, the
+newest checkpoint kept).
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+
+class TfgenError(Exception):
+    """Base of every error tfgen raises on purpose."""
+
+
+class BadInputError(TfgenError, ValueError):
+    """Input that cannot be used; the message names it and what is allowed."""
+
+
+class TrainingStopped(TfgenError):
+    """A signal stopped training at a step boundary; the unfinished epoch is redone on resume.
+
+    Attributes:
+        signum: the signal's number.
+        epoch: the epoch that was stopped (1-based).
+        run_dir: the run to resume.
+        checkpoint: the newest checkpoint kept, or None when no epoch had finished.
+        multi_worker: whether the run spans several workers (each must resume).
+    """
+
+    def __init__(self, signum: int, epoch: int, run_dir: Path | None = None, checkpoint: str | None = None,
+                 multi_worker: bool = False):
+        super().__init__(f"stopped by {signal.Signals(signum).name} in epoch {epoch}")
+        self.signum, self.epoch = signum, epoch
+        self.run_dir, self.checkpoint, self.multi_worker = run_dir, checkpoint, multi_worker
+
+
+class NonFiniteLossError(TfgenError, RuntimeError):
+    """Training produced a NaN or infinite loss; nothing of that epoch was written.
+
+    Attributes:
+        epoch, name, value: where it happened and what it was.
+        checkpoint: the last good checkpoint, or None when no epoch had finished.
+    """
+
+    def __init__(self, epoch: int, name: str, value: float, checkpoint: str | None = None):
+        super().__init__(f"non-finite {name} ({value}) in epoch {epoch}")
+        self.epoch, self.name, self.value, self.checkpoint = epoch, name, value, checkpoint
+
+
+class ClusterLostError(TfgenError, RuntimeError):
+    """Another worker of a multi-worker cluster stopped or cannot be reached."""

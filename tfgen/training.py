@@ -1,0 +1,247 @@
+"""One training run: a plan made before anything is built, then :func:`train`, which reads top to bottom.
+
+Every check that can refuse the run (run directory, epochs, data) happens in
+:func:`make_plan`, before the run directory is created or changed. The
+difference between the chief and the other workers of a multi-worker cluster
+is one choice made there: where this process writes (``Plan.out``). The chief
+writes the run directory; the others do exactly the same work, whose
+checkpoint and SavedModel writes are collective operations every worker must
+join, into a scratch directory deleted at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from tfgen import __version__, data as data_lib, distribute, rundir
+from tfgen.config import ConfigError, RunConfig
+from tfgen.errors import ClusterLostError, NonFiniteLossError, TrainingStopped
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What this process trains, and where it reads and writes.
+
+    Attributes:
+        config: the resolved configuration.
+        dataset: the training data (``train_size`` applied) and the test data.
+        strategy: the ``tf.distribute`` strategy, made before anything else.
+        task: this process's place in a multi-worker cluster, or None.
+        run_dir: the run; a resumed run restores its newest checkpoint from here.
+        out: where this process writes everything: ``run_dir``, or a scratch
+            directory for the workers of a cluster other than its chief.
+        resuming: continue from the newest checkpoint in ``run_dir``.
+        callbacks: Keras callbacks run each epoch before tfgen's own.
+        verbose: Keras's progress output (0 quiet, 1 bar, 2 a line per epoch).
+    """
+
+    config: RunConfig
+    dataset: data_lib.Dataset
+    strategy: Any
+    task: distribute.Task | None
+    run_dir: Path
+    out: Path
+    resuming: bool
+    callbacks: Sequence = ()
+    verbose: int = 2
+
+    def say(self, message: str) -> None:
+        """Progress for the user (stdout), unless quiet."""
+        if self.verbose:
+            print(message, flush=True)
+
+
+def run(config: RunConfig, resume: bool = False, overwrite: bool = False, dataset: data_lib.Dataset | None = None,
+        callbacks: Sequence = (), verbose: int | None = None) -> None:
+    """Trains ``config.model`` and writes the run directory ``config.out``.
+
+    Args:
+        config: the resolved configuration (``tfgen.config.for_training``).
+        resume: continue the run in ``config.out`` from its newest checkpoint.
+        overwrite: delete the run in ``config.out`` first.
+        dataset: data to use instead of loading ``config.dataset``.
+        callbacks: Keras callbacks run each epoch before tfgen's own.
+        verbose: Keras's progress output; None: a bar on a terminal, else a line per epoch.
+
+    Raises:
+        tfgen.errors.BadInputError: the run directory, the data or a setting cannot be used.
+        tfgen.errors.TrainingStopped: SIGINT or SIGTERM stopped training between steps.
+        tfgen.errors.NonFiniteLossError: a loss became NaN or infinite.
+        tfgen.errors.ClusterLostError: another worker of a multi-worker cluster stopped.
+    """
+    import tensorflow as tf
+
+    task = distribute.task_from_env() if config.strategy == "multi-worker" else None
+    # First, before TensorFlow runs anything (a multi-worker strategy sets up its collective ops at startup),
+    # and before any check can refuse the run: once every worker has joined, one that stops makes the
+    # others stop too, instead of leaving them waiting for it to join.
+    strategy = distribute.make_strategy(config.strategy)
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    try:
+        plan = make_plan(config, strategy, task, resume, overwrite, dataset, callbacks, verbose)
+        try:
+            train(plan)
+        finally:
+            if plan.out != plan.run_dir:
+                shutil.rmtree(plan.out, ignore_errors=True)
+    except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError) as e:
+        if task is None:
+            raise
+        raise ClusterLostError(f"another worker of the cluster stopped or cannot be reached ({type(e).__name__})") \
+            from None
+
+
+def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume: bool, overwrite: bool,
+              dataset: data_lib.Dataset | None, callbacks: Sequence, verbose: int) -> Plan:
+    """Checks the run directory, the epochs and the data, then creates the directory this process writes.
+
+    Raises:
+        tfgen.errors.BadInputError: anything that refuses the run, before anything is written.
+    """
+    run_dir = config.run_dir
+    chief = task is None or task.is_chief
+    if chief:
+        resuming = rundir.check_for_training(run_dir, resume, overwrite)
+    else:  # the chief decides about --out; this worker only reads the chief's checkpoints when resuming
+        resuming = resume
+        if resume and not rundir.config_path(run_dir).is_file():
+            raise rundir.RunDirError(f"worker {task.index} cannot resume: --out {run_dir} holds no run here; "
+                                     "resuming a multi-worker run needs --out on storage that every worker can read")
+    finished = rundir.Checkpoints.finished_epochs(rundir.checkpoint_dir(run_dir)) if resuming else 0
+    if finished > config.epochs:
+        raise ConfigError(f"--epochs {config.epochs} is fewer than the {finished} epochs this run has already finished")
+    if dataset is None:
+        dataset = data_lib.load(config.dataset, config.data_dir, seed=config.seed)
+    dataset = dataset.take_train(config.train_size)
+
+    if chief:
+        out = run_dir
+        if overwrite and run_dir.exists():
+            shutil.rmtree(run_dir)
+    else:
+        out = Path(tempfile.mkdtemp(prefix=f"tfgen-{task.type}{task.index}-"))
+        if resuming:  # the GIF at the end is drawn from every epoch's grid
+            shutil.copytree(run_dir / "images", out / "images")
+    rundir.create(out)
+    rundir.write_config(out, config_doc(config, dataset))
+    return Plan(config, dataset, strategy, task, run_dir, out, resuming, callbacks, verbose)
+
+
+def train(plan: Plan) -> None:
+    """Trains ``plan.config.model`` from its first unfinished epoch; every output goes to ``plan.out``."""
+    import keras
+
+    from tfgen import callbacks as cb
+    from tfgen import precision
+
+    config, strategy, dataset = plan.config, plan.strategy, plan.dataset
+    replicas = strategy.num_replicas_in_sync
+    keras.utils.set_random_seed(config.seed)
+    warning = precision.hardware_warning(config.precision)
+    if warning:
+        data_lib.warn(warning)
+    with strategy.scope():
+        model = config.make_model()
+        if replicas > 1:
+            # Keras 3.15 under tf.distribute fails with steps_per_execution > 1 or XLA: one step a call, no XLA.
+            if config.jit_compile:
+                data_lib.warn("XLA is off with several replicas (Keras cannot compile it there)")
+            plan.say(f"training on {replicas} replicas{cluster_role(plan)}, global batch {config.batch_size}")
+            model.compile(jit_compile=False, steps_per_execution=1)
+        else:
+            model.compile(jit_compile=config.jit_compile)
+        checkpoints = rundir.Checkpoints(rundir.checkpoint_dir(plan.out), model, model.named_optimizers())
+        try:
+            initial_epoch = checkpoints.restore(rundir.checkpoint_dir(plan.run_dir)) if plan.resuming else 0
+        except rundir.UnreadableCheckpointError as e:
+            raise rundir.RunDirError(f"cannot resume {plan.run_dir}: {e}; start again with --overwrite") from None
+    if plan.resuming:
+        plan.say(f"resuming {plan.run_dir} after epoch {initial_epoch} of {config.epochs}")
+
+    for split, labels in (("training", dataset.y_train), ("test", dataset.y_test)):
+        dropped = data_lib.too_small_for_replicas(len(labels), config.batch_size, replicas)
+        if dropped:
+            data_lib.warn(f"the {split} set's last batch of {dropped} cannot be split across {replicas} replicas "
+                          f"and is left out each epoch; a --batch-size that divides {len(labels)} keeps it")
+    train_data = data_lib.pipeline(dataset.x_train, dataset.y_train, config.batch_size, model.input_range,
+                                   shuffle=True, seed=config.seed + initial_epoch, replicas=replicas)
+    test_data = data_lib.pipeline(dataset.x_test, dataset.y_test, config.batch_size, model.input_range,
+                                  shuffle=False, replicas=replicas)
+
+    outputs = cb.EpochOutputs(plan.out, picture=picture(config, model, dataset),
+                              scorers=scorers(config, model, dataset), loss_names=model.loss_names,
+                              checkpoints=checkpoints, num_train=len(dataset.x_train), initial_epoch=initial_epoch,
+                              epochs=config.epochs, tensorboard=config.tensorboard, say=plan.say)
+    tensorboard = [keras.callbacks.TensorBoard(str(plan.out / "tensorboard"), write_graph=False)] \
+        if config.tensorboard else []
+    stop = cb.StopOnSignal()
+    try:
+        with cb.stop_on_signals(stop):
+            # The pipeline shuffles itself (seeded); shuffle=False only silences Keras.
+            model.fit(train_data, validation_data=test_data, epochs=config.epochs, initial_epoch=initial_epoch,
+                      callbacks=[stop, *plan.callbacks, outputs, *tensorboard], shuffle=False, verbose=plan.verbose)
+    except (TrainingStopped, NonFiniteLossError) as e:
+        e.checkpoint = rundir.Checkpoints.latest(rundir.checkpoint_dir(plan.run_dir))
+        e.run_dir, e.multi_worker = plan.run_dir, plan.task is not None
+        raise
+    plan.say(f"finished {config.epochs} epochs; outputs in {plan.run_dir}")
+
+
+def cluster_role(plan: Plan) -> str:
+    """`` (N workers; this is worker I...)`` for a multi-worker run, else nothing."""
+    task = plan.task
+    if task is None:
+        return ""
+    role = ", the chief)" if plan.out == plan.run_dir else f"; the chief writes {plan.run_dir})"
+    return f" ({task.num_workers} workers; this is {task.type} {task.index}{role}"
+
+
+def picture(config: RunConfig, model, dataset: data_lib.Dataset):
+    """The per-epoch picture: a grid of samples for fixed inputs, or for points a scatter over D's surface."""
+    from tfgen import callbacks as cb
+
+    if model.data_kind == "points":
+        return cb.PointScatter(model.grid_inputs(config.seed), dataset.x_test)
+    return cb.SampleGrid(model.grid_inputs(config.seed), model.grid_shape)
+
+
+def scorers(config: RunConfig, model, dataset: data_lib.Dataset) -> list:
+    """Scores added to each epoch's metrics: mode coverage of the 2-D sets, ``--eval-every``'s sample scores."""
+    import numpy as np
+
+    from tfgen import callbacks as cb
+    from tfgen import classifier as classifier_lib
+    from tfgen import evaluation
+
+    found = []
+    if dataset.modes is not None:
+        z = np.random.default_rng([config.seed, 1]).standard_normal((10_000, config.latent_dim)).astype(np.float32)
+        found.append(cb.ModeCoverage(dataset.modes, dataset.mode_std, z))
+    if config.eval_every:
+        classifier = classifier_lib.load_or_train(config.data_dir)
+        n = min(1000, len(dataset.x_test))
+        z, labels = evaluation.sample_inputs(model, n, [config.seed, 2])
+        real = data_lib.to_float(dataset.x_test[:n], "unit")
+        score = lambda samples, labels: evaluation.sample_scores(samples, labels, real, classifier)  # noqa: E731
+        found.append(cb.SampleScores(config.eval_every, config.epochs, z, labels, score))
+    return found
+
+
+def config_doc(config: RunConfig, dataset: data_lib.Dataset) -> dict[str, Any]:
+    """config.json: the resolved configuration plus the data and versions it ran with."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "config": config.to_dict(),
+        "data": {"dataset": dataset.name, "source": dataset.source,
+                 "num_train": len(dataset.x_train), "num_test": len(dataset.x_test)},
+        "versions": {"tfgen": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+                     "python": sys.version.split()[0]},
+    }
