@@ -176,9 +176,17 @@ def test_cond_vae_uses_the_label():
     a, b = model.sample(z, tf.constant([1, 1])), model.sample(z, tf.constant([1, 7]))
     np.testing.assert_array_equal(a[0], b[0])
     assert not np.allclose(a[1], b[1])
-    # A blend of one-hots decodes between the two digits.
-    blend = model.sample(z[:1], tf.constant([[0.0] * 10]) + 0.1).numpy()
-    assert blend.shape == (1, 28, 28, 1)
+    # A blend of the one-hots of 1 and 7 decodes between the two digits: from 7's image (t = 0) to 1's (t = 1),
+    # each step closer to 1's and further from 7's.
+    one, seven = a[1].numpy(), b[1].numpy()
+    onehots = np.eye(10, dtype=np.float32)
+    t = np.linspace(0.0, 1.0, 5, dtype=np.float32)[:, None]
+    blends = model.sample(tf.zeros((5, 8)), tf.constant(t * onehots[1] + (1 - t) * onehots[7])).numpy()
+    np.testing.assert_allclose(blends[0], seven, atol=1e-6)
+    np.testing.assert_allclose(blends[-1], one, atol=1e-6)
+    to_one = [np.abs(x - one).sum() for x in blends]
+    to_seven = [np.abs(x - seven).sum() for x in blends]
+    assert all(np.diff(to_one) < 0) and all(np.diff(to_seven) > 0)
 
 
 def test_conv_vae_architecture_and_log_std_head():
@@ -210,14 +218,15 @@ def test_noise_vae_loss_is_squared_error_plus_batch_code_norm_over_batch_size():
 def test_ae_fits_a_gaussian_to_its_codes_and_samples_from_it():
     model = build("ae")
     x, labels = batch(model, n=32)
-    for _ in range(3):
-        model.train_step((x, labels))
-    code = model.encode(x).numpy()
     m = model.momentum
-    assert not np.allclose(model.code_mean.numpy(), 0.0)
-    # After k updates from (0, 1) the running mean is (1 - m^k) of the recent batch means.
-    assert np.all(np.abs(model.code_mean.numpy()) <= np.abs(code).max(axis=0) + 1e-3)
-    assert model.code_std.numpy().min() < 1.0 and 1 - m**3 > 0
+    mean, std = np.zeros(8, np.float32), np.ones(8, np.float32)  # the statistics start at N(0, I)
+    for _ in range(3):
+        code = model.encode(x, training=True).numpy()  # the codes this step sees, before it moves the encoder
+        mean, std = m * mean + (1 - m) * code.mean(axis=0), m * std + (1 - m) * code.std(axis=0)
+        model.train_step((x, labels))
+    # Running averages (momentum m) of each step's batch mean and standard deviation of the codes.
+    np.testing.assert_allclose(model.code_mean.numpy(), mean, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(model.code_std.numpy(), std, rtol=1e-4, atol=1e-6)
     z = tf.ones((1, 8))
     np.testing.assert_allclose(model.sample(z).numpy(),
                                model.decode(model.code_mean[None] + model.code_std[None]).numpy(), atol=1e-6)
