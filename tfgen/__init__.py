@@ -5,8 +5,7 @@
     run = tfgen.load("runs/try")                          # read-only
 """
 
-__version__ = "0.1.0"
-
-from tfgen.api import Run, load, train  # noqa: E402
+from tfgen.api import Run, load, train
+from tfgen.version import __version__
 
 __all__ = ["Run", "load", "train", "__version__"]

@@ -18,9 +18,11 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-from tfgen import __version__, data as data_lib, distribute, rundir
+from tfgen import data as data_lib
+from tfgen import distribute, rundir
 from tfgen.config import ConfigError, RunConfig
 from tfgen.errors import ClusterLostError, NonFiniteLossError, TrainingStopped
+from tfgen.version import __version__
 
 
 @dataclasses.dataclass(frozen=True)
