@@ -50,3 +50,17 @@ def run_train(*args: str, timeout: float = 300, **kwargs) -> subprocess.Complete
     """Runs ``python train.py ARGS`` from the repository root; never waits past ``timeout``."""
     return subprocess.run([*TRAIN_PY, *args], cwd=REPO, env=train_env(), capture_output=True, text=True,
                           timeout=timeout, **kwargs)
+
+
+def make_run(out: Path, model: str, **settings) -> Path:
+    """A run directory as training leaves it after epoch 1, made without training (fast): config.json and a
+    checkpoint of the freshly built model, for the tests of what reads a run back."""
+    from tfgen import config, data, rundir, training
+
+    cfg = config.for_training(model, {"epochs": 1, "out": str(out), **settings})
+    rundir.create(cfg.run_dir)
+    rundir.write_config(cfg.run_dir, training.config_doc(cfg, data.load(cfg.dataset, cfg.data_dir, seed=cfg.seed)))
+    built = cfg.make_model()
+    built.compile()
+    rundir.Checkpoints(rundir.checkpoint_dir(cfg.run_dir), built, built.named_optimizers()).save(1)
+    return cfg.run_dir

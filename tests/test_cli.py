@@ -1,6 +1,8 @@
 """Bad input: a short message naming the problem, exit status 2, no run directory left behind."""
 
 import json
+import os
+import subprocess
 
 import pytest
 
@@ -110,6 +112,25 @@ def test_out_that_cannot_be_created_is_refused_before_training(tmp_path, data_di
     assert f"cannot create or write to the run directory {out}" in capsys.readouterr().err
 
 
+def test_an_existing_directory_that_cannot_be_written_is_refused_before_training(tmp_path, data_dir, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    if os.geteuid() == 0:  # root writes through permissions (CI runs as root), not into an immutable directory
+        made = subprocess.run(["chattr", "+i", str(out)], capture_output=True, text=True)
+        if made.returncode != 0:
+            pytest.skip(f"as root this needs chattr +i, which failed here: {made.stderr.strip()}")
+        undo = ["chattr", "-i", str(out)]
+    else:
+        out.chmod(0o555)
+        undo = ["chmod", "755", str(out)]
+    try:
+        assert cli("cvae", "--epochs", "1", "--data-dir", str(data_dir), "--out", str(out)) == 2
+        assert f"cannot create or write to the run directory {out}" in capsys.readouterr().err
+        assert list(out.iterdir()) == []
+    finally:
+        subprocess.run(undo, check=True)
+
+
 def test_list_shows_every_model_with_its_defaults(capsys):
     assert cli("--list") == 0
     lines = capsys.readouterr().out.splitlines()
@@ -121,6 +142,7 @@ def test_list_shows_every_model_with_its_defaults(capsys):
     assert after[1].split() == ["--option", "recon_weighting=sum|reference", "(default", "sum)"]
 
 
+@pytest.mark.slow  # trains four times
 def test_options_are_recorded_with_their_defaults_and_fixed_on_resume(tmp_path, data_dir, capsys):
     import tfgen
 
@@ -165,6 +187,7 @@ def test_help_documents_every_flag():
         assert flag in text
 
 
+@pytest.mark.slow  # train.py subprocesses
 def test_the_real_script_reports_bad_input_without_a_traceback(tmp_path):
     result = run_train("cvae", "--epochs", "-1", "--out", str(tmp_path / "run"), timeout=120)
     assert result.returncode == 2

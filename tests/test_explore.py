@@ -3,20 +3,21 @@
 import imageio.v3 as iio
 import pytest
 
-import tfgen
 from tfgen.commands import explore
 from tfgen.commands import main as cli_main
+
+from conftest import make_run
 
 RUNS = {"vae": 4, "ae": 4, "conv_vae": 2, "cond_vae": 4}  # model -> latent size
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, data_dir):
-    """One-epoch runs side by side, named after their models (so compare finds ae's sibling vae)."""
+    """Runs side by side, named after their models (so compare finds ae's sibling vae); untrained, which every
+    tool takes as well as a trained model."""
     parent = tmp_path_factory.mktemp("runs")
     for model, latent in RUNS.items():
-        tfgen.train(model, epochs=1, batch_size=64, latent_dim=latent, data_dir=str(data_dir),
-                    out=str(parent / model), verbose=0)
+        make_run(parent / model, model, latent_dim=latent, data_dir=str(data_dir))
     return parent
 
 

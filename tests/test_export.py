@@ -15,7 +15,7 @@ from tfgen.export import export_saved_model
 
 from conftest import make_arrays
 
-# Runs in a fresh interpreter in which `import tfgen` fails.
+# Runs in a fresh interpreter in which `import tfgen` fails; loads every export named on its command line.
 LOAD_WITHOUT_TFGEN = textwrap.dedent(
     """
     import sys
@@ -23,65 +23,73 @@ LOAD_WITHOUT_TFGEN = textwrap.dedent(
     import numpy as np
     import tensorflow as tf
 
-    export_dir, inputs, outputs = sys.argv[1:4]
-    loaded = tf.saved_model.load(export_dir)
-    given = np.load(inputs)
-    results = {}
-    for name, fn in loaded.signatures.items():
-        if name in ("generate", "encode"):
-            args = {key: tf.constant(given[key]) for key in fn.structured_input_signature[1]}
-            for key, value in fn(**args).items():
-                results[f"{name}/{key}"] = value.numpy()
-    generate_args = [tf.constant(given["z"])] + ([tf.constant(given["label"])] if "generate/label" in given else [])
-    results["generate_fn"] = next(iter(loaded.generate(*generate_args).values())).numpy()
-    np.savez(outputs, **results)
-    print(sorted(loaded.signatures))
+    for folder in sys.argv[1:]:
+        loaded = tf.saved_model.load(folder + "/saved_model")
+        given = np.load(folder + "/inputs.npz")
+        results = {}
+        for name, fn in loaded.signatures.items():
+            if name in ("generate", "encode"):
+                args = {key: tf.constant(given[key]) for key in fn.structured_input_signature[1]}
+                for key, value in fn(**args).items():
+                    results[f"{name}/{key}"] = value.numpy()
+        labels = [tf.constant(given["label"])] if "generate/label" in given else []
+        results["generate_fn"] = next(iter(loaded.generate(tf.constant(given["z"]), *labels).values())).numpy()
+        np.savez(folder + "/out.npz", **results)
+        print(folder, sorted(loaded.signatures))
     """
 )
 
 
-def load_in_fresh_process(tmp_path, export_dir, **inputs):
-    np.savez(tmp_path / "inputs.npz", **inputs)
-    script = tmp_path / "load.py"
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Every model after one training step, exported, then loaded back in one fresh interpreter without tfgen."""
+    root = tmp_path_factory.mktemp("export")
+    models = {}
+    for name in registry.names():
+        model = registry.get(name)(latent_dim=6, learning_rate=1e-3, seed=0)
+        model.compile()
+        if model.data_kind == "points":
+            ds = make_points("ring", seed=0, num_train=16, num_test=1)
+            x, y = ds.x_train, ds.y_train
+        else:
+            arrays = make_arrays(num_train=16, num_test=1)
+            x, y = to_float(arrays["x_train"], model.input_range), arrays["y_train"]
+        model.train_step((tf.constant(x), tf.constant(y.astype(np.int32))))  # non-initial weights
+        folder = root / name
+        folder.mkdir()
+        export_saved_model(model, folder / "saved_model")
+        z = np.random.default_rng(0).standard_normal((7, 6)).astype(np.float32)
+        label = np.arange(7, dtype=np.int32) % 10
+        extra = {"generate/label": np.ones(1)} if model.conditional else {}
+        np.savez(folder / "inputs.npz", z=z, images=x[:7], label=label, **extra)
+        models[name] = (model, folder, z, x[:7], label)
+    script = root / "load.py"
     script.write_text(LOAD_WITHOUT_TFGEN)
-    result = subprocess.run(
-        [sys.executable, str(script), str(export_dir), str(tmp_path / "inputs.npz"), str(tmp_path / "out.npz")],
-        capture_output=True, text=True, timeout=180, cwd=tmp_path,
-    )
+    result = subprocess.run([sys.executable, str(script), *(str(root / name) for name in models)],
+                            capture_output=True, text=True, timeout=300, cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout, dict(np.load(tmp_path / "out.npz"))
+    printed = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    return {name: (*found, printed[str(found[1])], dict(np.load(found[1] / "out.npz")))
+            for name, found in models.items()}
 
 
 @pytest.mark.parametrize("name", registry.names())
-def test_saved_model_matches_the_model_without_tfgen(tmp_path, name):
-    model = registry.get(name)(latent_dim=6, learning_rate=1e-3, seed=0)
-    model.compile()
-    if model.data_kind == "points":
-        ds = make_points("ring", seed=0, num_train=16, num_test=1)
-        x, y = ds.x_train, ds.y_train
-    else:
-        arrays = make_arrays(num_train=16, num_test=1)
-        x, y = to_float(arrays["x_train"], model.input_range), arrays["y_train"]
-    model.train_step((tf.constant(x), tf.constant(y.astype(np.int32))))  # non-initial weights
-    export_saved_model(model, tmp_path / "saved_model")
-    assert not list(tmp_path.glob(".saved_model*"))  # written to a temporary name, then renamed
-
-    z = np.random.default_rng(0).standard_normal((7, 6)).astype(np.float32)
-    label = np.arange(7, dtype=np.int32) % 10
-    extra = {"generate/label": np.ones(1)} if model.conditional else {}
-    stdout, got = load_in_fresh_process(tmp_path, tmp_path / "saved_model", z=z, images=x[:7], label=label, **extra)
+def test_saved_model_matches_the_model_without_tfgen(exported, name):
+    model, folder, z, x, label, signatures, got = exported[name]
+    assert not list(folder.glob(".saved_model*"))  # written to a temporary name, then renamed
     labels = (tf.constant(label),) if model.conditional else ()
     expected = model.sample(tf.constant(z), *labels).numpy()
     output = "points" if model.data_kind == "points" else "images"
     assert got[f"generate/{output}"].shape == expected.shape
     np.testing.assert_allclose(got[f"generate/{output}"], expected, atol=1e-5)
     np.testing.assert_allclose(got["generate_fn"], expected, atol=1e-5)
-    assert ("encode" in stdout) == hasattr(model, "encode_outputs")
+    assert ("encode" in signatures) == hasattr(model, "encode_outputs")
     if hasattr(model, "encode_outputs"):
-        for key, value in model.encode_outputs(tf.constant(x[:7]), *labels).items():
+        for key, value in model.encode_outputs(tf.constant(x), *labels).items():
             np.testing.assert_allclose(got[f"encode/{key}"], value.numpy(), atol=1e-5)
 
 
+@pytest.mark.slow  # a subprocess that starts TensorFlow
 def test_saved_model_cli_lists_generate_and_encode(tmp_path):
     model = registry.get("cvae")(latent_dim=3, learning_rate=1e-3)
     export_saved_model(model, tmp_path / "saved_model")

@@ -1,12 +1,8 @@
 """Faults: a run killed or stopped at any moment resumes with nothing lost or repeated."""
 
-import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
@@ -137,27 +133,3 @@ def test_a_torn_metrics_row_is_dropped_and_redone(tmp_path, data_dir):
     tfgen.train("cvae", epochs=3, resume=True, **flags)
     assert [int(r["epoch"]) for r in read_rows(run.path)] == [1, 2, 3]
     assert_complete_run(run.path, 3)
-
-
-def test_an_output_directory_that_cannot_be_written_is_refused_before_training(tmp_path, data_dir):
-    # Root may write anywhere, and CI runs as root: there the command runs as the unprivileged user nobody.
-    as_root = os.geteuid() == 0
-    if as_root:
-        tmp_path = Path(tempfile.mkdtemp())  # pytest's own temporary folders are closed to other users
-        shutil.copy(data_dir / "mnist.npz", tmp_path)
-        data_dir = tmp_path
-        tmp_path.chmod(0o755)
-    out = tmp_path / "run"
-    out.mkdir()
-    out.chmod(0o555)
-    try:
-        result = subprocess.run([*TRAIN_PY, "cvae", "--epochs", "1", "--data-dir", str(data_dir), "--out", str(out)],
-                                cwd=REPO, env=train_env(), capture_output=True, text=True, timeout=120,
-                                user="nobody" if as_root else None)
-        assert result.returncode == 2, result.stderr[-2000:]
-        assert f"cannot create or write to the run directory {out}" in result.stderr
-        assert list(out.iterdir()) == []
-    finally:
-        out.chmod(0o755)
-        if as_root:
-            shutil.rmtree(tmp_path)

@@ -109,6 +109,7 @@ def test_unknown_precision_is_refused_naming_the_allowed_ones():
     assert "invalid choice: 'half'" in result.stderr and "mixed_bfloat16" in result.stderr
 
 
+@pytest.mark.slow  # trains twice
 def test_bfloat16_run_writes_float32_outputs_and_keeps_its_precision_on_resume(tmp_path, data_dir):
     flags = {"batch_size": 64, "latent_dim": 4, "data_dir": str(data_dir), "out": str(tmp_path / "run"), "verbose": 0}
     run = tfgen.train("cvae", epochs=1, precision="mixed_bfloat16", **flags)
