@@ -148,6 +148,7 @@ def test_classifier_is_saved_with_its_accuracy_and_never_silently_retrained(cach
     assert loaded.info == info
 
 
+@pytest.mark.slow  # features and kernel distances of five pairs of 1,000-image sets: about 10 s
 def test_classifier_scores_separate_real_from_noise_and_catch_collapse(cache):
     clf = classifier_lib.Classifier(classifier_lib.classifier_dir(cache))
     ds = synthetic_mnist(num_train=10, num_test=2000)
