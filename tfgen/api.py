@@ -63,7 +63,7 @@ def train(model: str, *, resume: bool = False, overwrite: bool = False, verbose:
     flags["options"] = {name: str(value) for name, value in settings.items()} or None
     config = config_lib.for_training(model, flags, resume)
     training.run(config, resume=resume, overwrite=overwrite, callbacks=callbacks, verbose=verbose)
-    return Run(config.run_dir, _checked=False)
+    return Run(config.run_dir)
 
 
 def load(run_dir: str | Path, data_dir: str | None = None) -> "Run":
@@ -76,21 +76,24 @@ def load(run_dir: str | Path, data_dir: str | None = None) -> "Run":
     Raises:
         ValueError: the folder is not a tfgen run (``tfgen.rundir.NotARunError``).
     """
-    return Run(run_dir, data_dir)
+    run = Run(run_dir, data_dir)
+    run.settings  # noqa: B018 (reads and checks config.json now rather than at first use)
+    return run
 
 
 class Run:
     """A run directory: its configuration, metrics, model and what the model does.
 
+    Everything is read from the directory when first asked for, and nothing is
+    ever written to it.
+
     Attributes:
         path: the run directory.
     """
 
-    def __init__(self, path: str | Path, data_dir: str | None = None, _checked: bool = True):
+    def __init__(self, path: str | Path, data_dir: str | None = None):
         self.path = Path(path)
         self._data_dir = data_dir
-        if _checked:
-            self.settings  # noqa: B018 (reads and checks config.json now, not at first use)
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"

@@ -7,14 +7,13 @@
 - :class:`NonFiniteLossError`: training produced a NaN or infinite loss. Exit status 1.
 - :class:`ClusterLostError`: another worker of a multi-worker cluster stopped. Exit status 1.
 
-Each carries what a caller needs to say how to go on (the run directory, the
-newest checkpoint kept).
+The last three carry what a caller needs to say how to go on (the newest
+checkpoint kept).
 """
 
 from __future__ import annotations
 
 import signal
-from pathlib import Path
 
 
 class TfgenError(Exception):
@@ -31,16 +30,13 @@ class TrainingStopped(TfgenError):
     Attributes:
         signum: the signal's number.
         epoch: the epoch that was stopped (1-based).
-        run_dir: the run to resume.
         checkpoint: the newest checkpoint kept, or None when no epoch had finished.
         multi_worker: whether the run spans several workers (each must resume).
     """
 
-    def __init__(self, signum: int, epoch: int, run_dir: Path | None = None, checkpoint: str | None = None,
-                 multi_worker: bool = False):
+    def __init__(self, signum: int, epoch: int, checkpoint: str | None = None, multi_worker: bool = False):
         super().__init__(f"stopped by {signal.Signals(signum).name} in epoch {epoch}")
-        self.signum, self.epoch = signum, epoch
-        self.run_dir, self.checkpoint, self.multi_worker = run_dir, checkpoint, multi_worker
+        self.signum, self.epoch, self.checkpoint, self.multi_worker = signum, epoch, checkpoint, multi_worker
 
 
 class NonFiniteLossError(TfgenError, RuntimeError):

@@ -188,9 +188,10 @@ def train(plan: Plan) -> None:
             # The pipeline shuffles itself (seeded); shuffle=False only silences Keras.
             model.fit(train_data, validation_data=test_data, epochs=config.epochs, initial_epoch=initial_epoch,
                       callbacks=[stop, *plan.callbacks, outputs, *tensorboard], shuffle=False, verbose=plan.verbose)
-    except (TrainingStopped, NonFiniteLossError) as e:
+    except (TrainingStopped, NonFiniteLossError) as e:  # raised by the callbacks, which do not know the run
         e.checkpoint = rundir.Checkpoints.latest(rundir.checkpoint_dir(plan.run_dir))
-        e.run_dir, e.multi_worker = plan.run_dir, plan.task is not None
+        if isinstance(e, TrainingStopped):
+            e.multi_worker = plan.task is not None
         raise
     plan.say(f"finished {config.epochs} epochs; outputs in {plan.run_dir}")
 
