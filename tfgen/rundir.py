@@ -14,12 +14,14 @@ by everything that reads a run back.
     RUN_DIR/tensorboard/           with --tensorboard
     RUN_DIR/evaluation.json        written by ``tfgen evaluate``
     RUN_DIR/explore/               written by ``tfgen explore``
+    RUN_DIR/.lock                  locked while a process trains the run (see RunLock)
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -28,6 +30,7 @@ from typing import Any
 from tfgen.errors import BadInputError
 
 CHECKPOINT_PREFIX = "ckpt"
+LOCK_FILE = ".lock"
 
 
 class RunDirError(BadInputError):
@@ -66,26 +69,116 @@ def png_path(run_dir: Path, epoch: int) -> Path:
 def check_for_training(run_dir: Path, resume: bool, overwrite: bool) -> bool:
     """Decides what to do with ``--out`` before anything is built.
 
+    A folder holding only what a run writes before its config.json (a run
+    killed while it was being created) counts as a run that never started:
+    ``--overwrite`` replaces it.
+
     Returns:
         True when an existing run is to be resumed.
 
     Raises:
-        RunDirError: the directory holds a run and neither flag was given, or it
-            is not a tfgen run directory and is not empty.
+        RunDirError: ``--resume`` without a run; a run and neither flag; a
+            folder that is not a tfgen run directory and is not empty.
     """
     if resume and overwrite:
         raise RunDirError("--resume and --overwrite exclude each other; pass one")
     if run_dir.exists() and not run_dir.is_dir():
         raise RunDirError(f"--out {run_dir} is a file, not a directory")
-    if not run_dir.exists() or not any(run_dir.iterdir()):
-        return False
-    if not config_path(run_dir).is_file():
+    if config_path(run_dir).is_file():
+        if not (resume or overwrite):
+            raise RunDirError(
+                f"--out {run_dir} already holds a run; pass --resume to continue it or --overwrite to replace it"
+            )
+        return resume
+    if resume:
+        raise RunDirError(f"--resume: --out {run_dir} holds no run to resume (no config.json); "
+                          "leave out --resume to start a new run there")
+    contents = [p for p in run_dir.iterdir() if p.name != LOCK_FILE] if run_dir.is_dir() else []
+    if contents and not is_unstarted(contents):
         raise RunDirError(f"--out {run_dir} is not empty and is not a tfgen run (no config.json); choose another --out")
-    if not (resume or overwrite):
-        raise RunDirError(
-            f"--out {run_dir} already holds a run; pass --resume to continue it or --overwrite to replace it"
-        )
-    return resume
+    if contents and not overwrite:
+        raise RunDirError(f"--out {run_dir} holds a run that was stopped before it started (no config.json); "
+                          "pass --overwrite to start it afresh")
+    return False
+
+
+def is_unstarted(contents: list[Path]) -> bool:
+    """Whether a folder's ``contents`` are only what a run writes before its config.json."""
+    pngs = [f for folder in contents if folder.is_dir() for f in folder.iterdir()]
+    return all(p.name in ("images", ".config.tmp.json") for p in contents) and \
+        all(f.name.startswith(("epoch_", ".epoch_")) for f in pngs)
+
+
+def clear(run_dir: Path) -> None:
+    """Deletes everything in a run directory but its lock (``--overwrite``)."""
+    import shutil
+
+    for path in run_dir.iterdir():
+        if path.name == LOCK_FILE:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+class RunLock:
+    """An exclusive OS lock (``fcntl.flock``) on a run directory, held while a process trains into it.
+
+    The lock is on ``RUN_DIR/.lock``, which also names the holder's pid. It is
+    taken before anything of the run is written and released when training
+    ends; a killed holder's lock dies with it. The file itself stays: deleting
+    it could let two processes each lock a different file.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.created = not run_dir.exists()  # the directory, or at least the lock file
+        self.created_file = self.created or not (run_dir / LOCK_FILE).exists()
+        self.file = None
+
+    def acquire(self) -> "RunLock":
+        """Takes the lock, creating the directory if needed.
+
+        Raises:
+            RunDirError: another process holds it (naming its pid), or the directory cannot be created.
+        """
+        import fcntl
+
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise RunDirError(f"--out {self.run_dir} is a file, not a directory")
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.file = open(self.run_dir / LOCK_FILE, "a+")
+        except OSError as e:
+            raise RunDirError(f"cannot create or write to the run directory {self.run_dir}: {e}") from None
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.file.seek(0)
+            holder = self.file.read().strip() or "unknown"
+            self.file.close()
+            self.file = None
+            raise RunDirError(f"--out {self.run_dir} is in use by another tfgen process (pid {holder}); wait for it "
+                              "to end or choose another --out") from None
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(f"{os.getpid()}\n")
+        self.file.flush()
+        return self
+
+    def release(self, refused: bool = False) -> None:
+        """Releases the lock. ``refused``: the run never started, so what taking the lock created goes again."""
+        if self.file is None:
+            return
+        self.file.close()  # closing the file releases the lock
+        self.file = None
+        if refused and self.created:
+            import shutil
+
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+        elif refused and self.created_file:
+            (self.run_dir / LOCK_FILE).unlink(missing_ok=True)
 
 
 def create(run_dir: Path) -> None:

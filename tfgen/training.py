@@ -40,6 +40,7 @@ class Plan:
         resuming: continue from the newest checkpoint in ``run_dir``.
         callbacks: Keras callbacks run each epoch before tfgen's own.
         verbose: Keras's progress output (0 quiet, 1 bar, 2 a line per epoch).
+        lock: the run directory's lock, held by the process that writes it.
     """
 
     config: RunConfig
@@ -51,6 +52,7 @@ class Plan:
     resuming: bool
     callbacks: Sequence = ()
     verbose: int = 2
+    lock: rundir.RunLock | None = None
 
     def say(self, message: str) -> None:
         """Progress for the user (stdout), unless quiet."""
@@ -92,6 +94,8 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False, datase
         finally:
             if plan.out != plan.run_dir:
                 shutil.rmtree(plan.out, ignore_errors=True)
+            if plan.lock:
+                plan.lock.release()
     except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError) as e:
         if task is None:
             raise
@@ -108,31 +112,42 @@ def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume:
     """
     run_dir = config.run_dir
     chief = task is None or task.is_chief
-    if chief:
-        resuming = rundir.check_for_training(run_dir, resume, overwrite)
-    else:  # the chief decides about --out; this worker only reads the chief's checkpoints when resuming
-        resuming = resume
-        if resume and not rundir.config_path(run_dir).is_file():
-            raise rundir.RunDirError(f"worker {task.index} cannot resume: --out {run_dir} holds no run here; "
-                                     "resuming a multi-worker run needs --out on storage that every worker can read")
-    finished = rundir.Checkpoints.finished_epochs(rundir.checkpoint_dir(run_dir)) if resuming else 0
-    if finished > config.epochs:
-        raise ConfigError(f"--epochs {config.epochs} is fewer than the {finished} epochs this run has already finished")
-    if dataset is None:
-        dataset = data_lib.load(config.dataset, config.data_dir, seed=config.seed)
-    dataset = dataset.take_train(config.train_size)
+    lock = None
+    if chief:  # the process that writes the run locks it before writing anything, until training ends
+        rundir.check_for_training(run_dir, resume, overwrite)  # refuses before the lock creates a file
+        lock = rundir.RunLock(run_dir).acquire()
+    try:
+        if chief:  # again under the lock: another process may have changed the folder in between
+            resuming = rundir.check_for_training(run_dir, resume, overwrite)
+        else:  # the chief decides about --out; this worker only reads the chief's checkpoints when resuming
+            resuming = resume
+            if resume and not rundir.config_path(run_dir).is_file():
+                raise rundir.RunDirError(f"worker {task.index} cannot resume: --out {run_dir} holds no run here; "
+                                         "resuming a multi-worker run needs --out on storage that every worker can "
+                                         "read")
+        finished = rundir.Checkpoints.finished_epochs(rundir.checkpoint_dir(run_dir)) if resuming else 0
+        if finished > config.epochs:
+            raise ConfigError(f"--epochs {config.epochs} is fewer than the {finished} epochs this run has already "
+                              "finished")
+        if dataset is None:
+            dataset = data_lib.load(config.dataset, config.data_dir, seed=config.seed)
+        dataset = dataset.take_train(config.train_size)
 
-    if chief:
-        out = run_dir
-        if overwrite and run_dir.exists():
-            shutil.rmtree(run_dir)
-    else:
-        out = Path(tempfile.mkdtemp(prefix=f"tfgen-{task.type}{task.index}-"))
-        if resuming:  # the GIF at the end is drawn from every epoch's grid
-            shutil.copytree(run_dir / "images", out / "images")
-    rundir.create(out)
-    rundir.write_config(out, config_doc(config, dataset))
-    return Plan(config, dataset, strategy, task, run_dir, out, resuming, callbacks, verbose)
+        if chief:
+            out = run_dir
+            if overwrite:
+                rundir.clear(run_dir)
+        else:
+            out = Path(tempfile.mkdtemp(prefix=f"tfgen-{task.type}{task.index}-"))
+            if resuming:  # the GIF at the end is drawn from every epoch's grid
+                shutil.copytree(run_dir / "images", out / "images")
+        rundir.create(out)
+        rundir.write_config(out, config_doc(config, dataset))
+        return Plan(config, dataset, strategy, task, run_dir, out, resuming, callbacks, verbose, lock)
+    except BaseException:
+        if lock:
+            lock.release(refused=True)
+        raise
 
 
 def train(plan: Plan) -> None:
