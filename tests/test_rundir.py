@@ -83,3 +83,22 @@ def test_two_runs_started_together_on_one_directory_leave_one_run_and_one_refusa
     assert "is in use by another tfgen process" in refusal or "already holds a run" in refusal
     assert_complete_run(out, 2)
     assert [int(r["epoch"]) for r in read_rows(out)] == [1, 2]
+
+
+@pytest.mark.slow  # trains twice
+@pytest.mark.parametrize("index", ["missing", "empty", "garbage"])
+def test_checkpoints_are_found_without_their_index_file(tmp_path, data_dir, capsys, index):
+    out = tmp_path / "run"
+    tfgen.train("cvae", **tiny(data_dir, out, epochs=3))
+    saved = sorted(p.name for p in (out / "checkpoints").glob("ckpt-*"))
+    state = out / "checkpoints" / "checkpoint"
+    if index == "missing":
+        state.unlink()
+    else:
+        state.write_text("" if index == "empty" else "model_checkpoint_path: {{{")
+    assert tfgen.load(out).epochs == 3  # evaluate and explore read it too
+    run = tfgen.train("cvae", resume=True, **tiny(data_dir, out, epochs=4, verbose=2))
+    assert "resuming" in capsys.readouterr().out and [row["epoch"] for row in run.metrics] == [1, 2, 3, 4]
+    assert "ckpt-3.index" in saved and sorted(p.name for p in (out / "checkpoints").glob("ckpt-*.index")) == \
+        ["ckpt-3.index", "ckpt-4.index"]  # kept two, as the repaired index says
+    assert 'model_checkpoint_path: "ckpt-4"' in state.read_text()

@@ -295,7 +295,7 @@ def too_small_for_replicas(num_examples: int, batch_size: int, replicas: int) ->
 
 
 def pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, input_range: str,
-             shuffle: bool, seed: int | None = None, replicas: int = 1):
+             shuffle: bool, seed: int | None = None, replicas: int = 1, epoch=None):
     """A tf.data pipeline of (images, labels) batches.
 
     The whole split is converted once and kept in memory as two tensors
@@ -304,6 +304,13 @@ def pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, input_rang
     one op, rather than shuffling the images themselves: same speed, but no
     shuffle buffer holding a second copy of the split (peak memory of a vae
     run 1,512 -> 1,280 MB).
+
+    ``epoch``, when given, is a CPU ``tf.Variable`` (int64) that holds the
+    0-based number of the epoch about to be read (training sets it as each
+    epoch begins). Each pass's order is then a function of ``seed`` and that
+    number alone, so a resumed run sees every epoch in the order the
+    uninterrupted run saw it. (A reshuffle per pass would not do: Keras starts
+    more passes than it trains epochs.)
 
     With several ``replicas``, a final partial batch too small to give every
     replica an example (:func:`too_small_for_replicas`) is dropped: a replica
@@ -315,7 +322,12 @@ def pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, input_rang
     x = tf.constant(to_float(images, input_range))
     y = tf.constant(labels.astype(np.int32))
     indices = tf.data.Dataset.range(len(labels))
-    if shuffle:
+    if shuffle and epoch is not None:
+        order = lambda _: tf.data.Dataset.from_tensor_slices(tf.random.experimental.stateless_shuffle(  # noqa: E731
+            tf.range(len(labels), dtype=tf.int64), seed=tf.stack([tf.constant(seed or 0, tf.int64), epoch.value()])))
+        indices = tf.data.Dataset.from_tensors(0).flat_map(order).apply(
+            tf.data.experimental.assert_cardinality(len(labels)))  # so Keras knows an epoch's length
+    elif shuffle:
         indices = indices.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     drop = too_small_for_replicas(len(labels), batch_size, replicas) > 0
     batches = indices.batch(batch_size, drop_remainder=drop).map(lambda i: (tf.gather(x, i), tf.gather(y, i)),

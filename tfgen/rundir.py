@@ -228,40 +228,78 @@ def read_metrics(run_dir: Path) -> list[dict[str, str]]:
 
 
 class Checkpoints:
-    """A run's ``checkpoints/`` folder: the model, its optimizers and the finished-epoch count.
+    """A run's ``checkpoints/`` folder: the model, its optimizers, its random-generator state and the epoch count.
 
     A checkpoint numbered N is saved after everything else of epoch N is on
     disk (its grid and metrics row), so ``--resume`` continues at N + 1. The
     last ``max_to_keep`` are kept, so an unreadable newest one (a crash or a
-    full disk mid-write) falls back to the one before.
+    full disk mid-write) falls back to the one before. Checkpoints are found
+    by their files (``ckpt-N.index``), not through TensorFlow's index file
+    ``checkpoints/checkpoint``, which a crash can leave missing or unreadable;
+    the first save repairs that file.
     """
 
     def __init__(self, directory: Path, model, optimizers: dict | None = None, max_to_keep: int = 2):
         import tensorflow as tf
 
         self.directory = Path(directory)
+        self.max_to_keep = max_to_keep
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        self.checkpoint = tf.train.Checkpoint(model=model, epoch=self.epoch, **(optimizers or {}))
-        self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.directory), max_to_keep=max_to_keep,
-                                                  checkpoint_name=CHECKPOINT_PREFIX)
+        # The model's seeded generator (noise, reparameterisation, random labels) is not tracked by the model.
+        self.checkpoint = tf.train.Checkpoint(model=model, epoch=self.epoch, rng=model.seed_generator.state,
+                                              **(optimizers or {}))
+        # Checkpoints written before the generator's state was saved.
+        self.without_rng = tf.train.Checkpoint(model=model, epoch=self.epoch, **(optimizers or {}))
+        self.manager = None
 
     @staticmethod
-    def latest(directory: Path) -> str | None:
-        """The newest checkpoint's path prefix in ``directory``, or None."""
-        import tensorflow as tf
+    def found(directory: Path) -> list[tuple[int, str]]:
+        """(epoch, path prefix) of every checkpoint in ``directory``, oldest first, found by its files."""
+        found = []
+        for index in Path(directory).glob(f"{CHECKPOINT_PREFIX}-*.index"):
+            number = index.name[len(CHECKPOINT_PREFIX) + 1:-len(".index")]
+            if number.isdigit():
+                found.append((int(number), str(index.with_suffix(""))))
+        return sorted(found)
 
-        return tf.train.latest_checkpoint(str(directory))
+    @classmethod
+    def latest(cls, directory: Path) -> str | None:
+        """The newest checkpoint's path prefix in ``directory``, or None."""
+        found = cls.found(directory)
+        return found[-1][1] if found else None
 
     @classmethod
     def finished_epochs(cls, directory: Path) -> int:
         """Epochs finished by the newest checkpoint in ``directory``, read without building a model."""
-        latest = cls.latest(directory)
-        return int(latest.rsplit(f"{CHECKPOINT_PREFIX}-", 1)[1]) if latest else 0
+        found = cls.found(directory)
+        return found[-1][0] if found else 0
 
     def save(self, epoch: int) -> None:
         """Saves the state after ``epoch`` (1-based) finished."""
+        if self.manager is None:
+            self.manager = self._manager()
         self.epoch.assign(epoch)
         self.manager.save(checkpoint_number=epoch)
+
+    def _manager(self):
+        """TensorFlow's CheckpointManager for this folder, its index file first rewritten from the files found."""
+        import tensorflow as tf
+
+        found = [path for _, path in self.found(self.directory)]
+        if found:
+            try:
+                listed = tf.train.get_checkpoint_state(str(self.directory))
+            except ValueError:  # an empty or truncated index file
+                listed = None
+            if listed is None or [Path(p).name for p in listed.all_model_checkpoint_paths] != \
+                    [Path(p).name for p in found]:
+                # With their times, so that the manager deletes the old ones as it would have (max_to_keep).
+                times = [Path(f"{path}.index").stat().st_mtime for path in found]
+                tf.compat.v1.train.update_checkpoint_state(str(self.directory), found[-1], found,
+                                                           all_model_checkpoint_timestamps=times,
+                                                           last_preserved_timestamp=min(times) - 1)
+        return tf.train.CheckpointManager(self.checkpoint, str(self.directory), max_to_keep=self.max_to_keep,
+                                          checkpoint_name=CHECKPOINT_PREFIX)
 
     def restore(self, directory: Path | None = None, partial: bool = False) -> int:
         """Restores the newest readable checkpoint, if any; returns the epochs it had finished.
@@ -279,13 +317,11 @@ class Checkpoints:
         """
         import tensorflow as tf
 
-        manager = self.manager
-        if directory is not None and Path(directory) != self.directory:
-            manager = tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=None)
         problems = []
-        for path in reversed(manager.checkpoints):
+        for _, path in reversed(self.found(directory if directory is not None else self.directory)):
             try:
-                status = self.checkpoint.restore(path)
+                saved_rng = any(name.startswith("rng/") for name, _ in tf.train.list_variables(path))
+                status = (self.checkpoint if saved_rng else self.without_rng).restore(path)
                 # Training: compile() has built every optimizer's slots, so they are restored, not created later.
                 status.assert_existing_objects_matched()
                 if partial:
@@ -296,6 +332,10 @@ class Checkpoints:
                 print(f"tfgen: warning: cannot read checkpoint {path} ({problem}); trying the one before",
                       file=sys.stderr, flush=True)
                 continue
+            if not (saved_rng or partial):
+                print(f"tfgen: warning: {path} holds no random-generator state (written by an older tfgen); the "
+                      "resumed run draws fresh noise, so it is close to, not exactly, an uninterrupted run",
+                      file=sys.stderr, flush=True)
             return int(self.epoch.numpy())
         if problems:
             raise UnreadableCheckpointError("no checkpoint can be read: " + "; ".join(problems))

@@ -153,6 +153,7 @@ def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume:
 def train(plan: Plan) -> None:
     """Trains ``plan.config.model`` from its first unfinished epoch; every output goes to ``plan.out``."""
     import keras
+    import tensorflow as tf
 
     from tfgen import callbacks as cb
     from tfgen import precision
@@ -186,8 +187,13 @@ def train(plan: Plan) -> None:
         if dropped:
             data_lib.warn(f"the {split} set's last batch of {dropped} cannot be split across {replicas} replicas "
                           f"and is left out each epoch; a --batch-size that divides {len(labels)} keeps it")
+    # Each epoch's order comes from the seed and the epoch's number, set as the epoch begins: a resumed run
+    # reads every epoch in the order an uninterrupted one does (tfgen.data.pipeline).
+    with tf.device("/cpu:0"):
+        epoch = tf.Variable(initial_epoch, dtype=tf.int64, trainable=False)
+    number_epochs = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: epoch.assign(e))
     train_data = data_lib.pipeline(dataset.x_train, dataset.y_train, config.batch_size, model.input_range,
-                                   shuffle=True, seed=config.seed + initial_epoch, replicas=replicas)
+                                   shuffle=True, seed=config.seed, replicas=replicas, epoch=epoch)
     test_data = data_lib.pipeline(dataset.x_test, dataset.y_test, config.batch_size, model.input_range,
                                   shuffle=False, replicas=replicas)
 
@@ -202,7 +208,8 @@ def train(plan: Plan) -> None:
         with cb.stop_on_signals(stop):
             # The pipeline shuffles itself (seeded); shuffle=False only silences Keras.
             model.fit(train_data, validation_data=test_data, epochs=config.epochs, initial_epoch=initial_epoch,
-                      callbacks=[stop, *plan.callbacks, outputs, *tensorboard], shuffle=False, verbose=plan.verbose)
+                      callbacks=[stop, number_epochs, *plan.callbacks, outputs, *tensorboard], shuffle=False,
+                      verbose=plan.verbose)
     except (TrainingStopped, NonFiniteLossError) as e:  # raised by the callbacks, which do not know the run
         e.checkpoint = rundir.Checkpoints.latest(rundir.checkpoint_dir(plan.run_dir))
         if isinstance(e, TrainingStopped):
