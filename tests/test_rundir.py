@@ -1,6 +1,7 @@
 """The run directory keeps a run whole: one process at a time, refusals that change nothing."""
 
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -102,3 +103,80 @@ def test_checkpoints_are_found_without_their_index_file(tmp_path, data_dir, caps
     assert "ckpt-3.index" in saved and sorted(p.name for p in (out / "checkpoints").glob("ckpt-*.index")) == \
         ["ckpt-3.index", "ckpt-4.index"]  # kept two, as the repaired index says
     assert 'model_checkpoint_path: "ckpt-4"' in state.read_text()
+
+
+# ----- a resumed run's files are made to agree with its checkpoint -----
+
+@pytest.fixture(scope="module")
+def three_epochs(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("three") / "run"
+    tfgen.train("cvae", **tiny(data_dir, out, epochs=3))
+    return out
+
+
+def copy_of(run, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(run, out)
+    return out
+
+
+def rewrite_rows(out, epochs):
+    lines = (out / "metrics.csv").read_text().splitlines()
+    by_epoch = {line.split(",")[0]: line for line in lines[1:]}
+    (out / "metrics.csv").write_text("\n".join([lines[0], *(by_epoch[str(e)] for e in epochs)]) + "\n")
+
+
+@pytest.mark.slow  # trains
+def test_repeated_and_later_rows_and_grids_are_dropped_on_resume(three_epochs, tmp_path, data_dir, capsys):
+    out = copy_of(three_epochs, tmp_path)
+    rewrite_rows(out, [1, 2, 3, 2, 3])
+    with open(out / "metrics.csv", "a") as f:
+        f.write("4," + ",".join(["1"] * 10) + "\n5,54")  # a finished row past the checkpoint, a torn one
+    shutil.copy(out / "images" / "epoch_0003.png", out / "images" / "epoch_0004.png")
+    run = tfgen.train("cvae", resume=True, **tiny(data_dir, out, epochs=4))
+    err = capsys.readouterr().err
+    assert f"repaired {out} to agree with its checkpoint of epoch 3" in err
+    assert "dropped 1 metrics.csv row(s) torn" in err and "of epoch 4, after the checkpoint" in err
+    assert "repeated metrics.csv row(s) of epoch 2, 3" in err and "deleted the grid(s) of epoch 4" in err
+    assert [row["epoch"] for row in run.metrics] == [1, 2, 3, 4]
+    assert_complete_run(out, 4)
+
+
+@pytest.mark.slow  # trains
+def test_a_missing_grid_is_redrawn_from_the_checkpoint_or_left_out_of_the_gif(three_epochs, tmp_path, data_dir,
+                                                                             capsys):
+    import imageio.v3 as iio
+    import numpy as np
+
+    out = copy_of(three_epochs, tmp_path)
+    original = iio.imread(out / "images" / "epoch_0003.png")
+    (out / "images" / "epoch_0003.png").unlink()
+    (out / "images" / "epoch_0001.png").write_bytes(b"\x89PNG truncated")
+    tfgen.train("cvae", resume=True, **tiny(data_dir, out, epochs=4))
+    err = capsys.readouterr().err
+    assert "redrew the grid of epoch 3 from its checkpoint" in err
+    assert "the grid(s) of epoch 1 were missing or unreadable and cannot be redrawn" in err
+    np.testing.assert_array_equal(iio.imread(out / "images" / "epoch_0003.png"), original)
+    assert not (out / "images" / "epoch_0001.png").exists() and (out / "progress.gif").is_file()
+    assert (out / "saved_model" / "saved_model.pb").is_file()
+
+
+@pytest.mark.slow  # its fixture trains
+@pytest.mark.parametrize("damage, message", [
+    ("gap", "has finished 3 epochs but metrics.csv has no row for epoch 2, which cannot be redone"),
+    ("bytes", "its metrics.csv is unreadable"),
+    ("header", "its metrics.csv has no epoch column"),
+])
+def test_metrics_that_cannot_be_repaired_are_refused_and_left_alone(three_epochs, tmp_path, data_dir, damage,
+                                                                    message):
+    out = copy_of(three_epochs, tmp_path)
+    if damage == "gap":
+        rewrite_rows(out, [1, 3])
+    elif damage == "bytes":
+        (out / "metrics.csv").write_bytes(bytes(range(256)) * 4)
+    else:
+        (out / "metrics.csv").write_text("loss,kl\n1,2\n")
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
+    with pytest.raises(rundir.RunDirError, match=message + ".*--overwrite"):
+        tfgen.train("cvae", resume=True, **tiny(data_dir, out, epochs=4))
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"} == before

@@ -184,25 +184,23 @@ class MetricsCSV:
     CSVLogger is not used because it names test columns ``val_``, counts epochs
     from 0 and cannot drop the rows a resumed run redoes.
 
-    On resume, rows after ``initial_epoch`` (to be redone) and rows torn by a
-    crash mid-write are dropped, and columns the resumed run adds are appended
-    (blank in the finished rows): both done once, before training.
+    A resumed run's rows are made to agree with its checkpoint before
+    (``tfgen.rundir.reconcile``); columns it adds are appended here, once,
+    before training (blank in the finished rows).
     """
 
-    def __init__(self, out: Path, columns: Sequence[str], initial_epoch: int):
+    def __init__(self, out: Path, columns: Sequence[str]):
         self.path = rundir.metrics_path(out)
-        rows = rundir.read_metrics(out)
-        header = list(rows[0]) if rows else []
+        header = rundir.metrics_header(out)
         self.columns = header + [c for c in columns if c not in header]
-        kept = [row for row in rows if None not in row.values() and row["epoch"].isdigit()
-                and int(row["epoch"]) <= initial_epoch]
-        if header and (kept != rows or self.columns != header):
-            write_text(self.path, self._header() + "".join(self._line(r) for r in kept))
+        if header and self.columns != header:
+            write_text(self.path, self._header() + "".join(self._line(r) for r in rundir.read_metrics(out)))
+        self.has_header = bool(header)
 
     def append(self, row: dict[str, Any]) -> None:
-        new = not self.path.is_file()
         with open(self.path, "a", newline="") as f:
-            f.write((self._header() if new else "") + self._line(row))  # one write per row
+            f.write(("" if self.has_header else self._header()) + self._line(row))  # one write per row
+        self.has_header = True
 
     def _header(self) -> str:
         return ",".join(self.columns) + "\n"
@@ -241,7 +239,7 @@ class EpochOutputs(keras.callbacks.Callback):
         periodic = [n for s in self.scorers if not s.every_epoch for n in s.names]
         columns = ["epoch", *loss_names, *scores, *(f"test_{n}" for n in loss_names), "seconds", "images_per_s",
                    *periodic]
-        self.csv = MetricsCSV(out, columns, initial_epoch)
+        self.csv = MetricsCSV(out, columns)
         self.image_writer = tf.summary.create_file_writer(str(out / "tensorboard" / "samples")) if tensorboard else None
 
     def on_train_begin(self, logs=None) -> None:
@@ -285,7 +283,12 @@ class EpochOutputs(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None) -> None:
         gif = self.out / "progress.gif"
-        frames = images.write_gif(gif, [rundir.png_path(self.out, e) for e in range(self.epochs + 1)])
+        pngs = [rundir.png_path(self.out, e) for e in range(self.epochs + 1)]
+        lost = [str(e) for e, png in enumerate(pngs) if not png.is_file()]
+        if lost:  # reported when the run was resumed: grids whose weights were gone
+            print(f"tfgen: warning: the GIF leaves out the missing grid(s) of epoch {', '.join(lost)}",
+                  file=sys.stderr, flush=True)
+        frames = images.write_gif(gif, [png for png in pngs if png.is_file()])
         plot_losses(rundir.read_metrics(self.out), self.out / "loss.png")
         export_saved_model(self.model, self.out / "saved_model")
         self.say(f"wrote {gif} ({frames} frames), loss.png and saved_model/")

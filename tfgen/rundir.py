@@ -20,6 +20,7 @@ by everything that reads a run back.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import sys
@@ -218,6 +219,15 @@ def read_config(run_dir: Path) -> dict[str, Any]:
         raise NotARunError(f"cannot read the run configuration {path}: {e}") from None
 
 
+def metrics_header(run_dir: Path) -> list[str]:
+    """The columns of a run's metrics.csv, or [] when there is none yet."""
+    try:
+        with open(metrics_path(run_dir), newline="") as f:
+            return next(csv.reader(f), [])
+    except FileNotFoundError:
+        return []
+
+
 def read_metrics(run_dir: Path) -> list[dict[str, str]]:
     """The rows of a run's metrics.csv as text, or [] when there is none yet."""
     path = metrics_path(run_dir)
@@ -225,6 +235,88 @@ def read_metrics(run_dir: Path) -> list[dict[str, str]]:
         return []
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def reconcile(run_dir: Path, epoch: int, repair: bool = True) -> tuple[list[str], list[int]]:
+    """Makes a resumed run's ``metrics.csv`` and ``images/`` agree with its restored checkpoint of ``epoch``.
+
+    With ``repair=False`` it only refuses what cannot be repaired, changing nothing.
+
+    Drops metrics rows torn by a crash, after ``epoch`` or repeated (the last
+    of each epoch is kept), and grids after ``epoch`` or unreadable. The grid of
+    ``epoch`` itself can be drawn again from the checkpoint; older grids cannot
+    (their weights are gone) and are left out of the GIF.
+
+    Returns:
+        What was repaired (a phrase each) and the epochs whose grid must be redrawn.
+
+    Raises:
+        RunDirError: what cannot be repaired: an unreadable metrics.csv, or epochs up to ``epoch`` without a row.
+    """
+    from tfgen.files import write_text
+
+    repairs: list[str] = []
+    path = metrics_path(run_dir)
+    try:
+        with open(path, newline="") as f:
+            lines = list(csv.reader(f))
+    except FileNotFoundError:
+        lines = []
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise RunDirError(f"cannot resume {run_dir}: its metrics.csv is unreadable ({e}); start again with "
+                          "--overwrite") from None
+    if lines and "epoch" not in lines[0]:
+        raise RunDirError(f"cannot resume {run_dir}: its metrics.csv has no epoch column; start again with --overwrite")
+    header, rows, torn, later, repeated = (lines[0] if lines else []), {}, 0, [], []
+    for line in lines[1:]:
+        number = line[header.index("epoch")] if len(line) == len(header) else ""
+        if not number.isdigit():
+            torn += 1
+        elif int(number) > epoch:
+            later.append(int(number))
+        else:
+            if int(number) in rows:
+                repeated.append(int(number))
+            rows[int(number)] = line
+    missing = [e for e in range(1, epoch + 1) if e not in rows]
+    if missing:
+        raise RunDirError(f"cannot resume {run_dir}: its checkpoint has finished {epoch} epochs but metrics.csv has "
+                          f"no row for epoch {', '.join(map(str, missing))}, which cannot be redone; start again with "
+                          "--overwrite")
+    if not repair:
+        return [], []
+    if torn or later or repeated:
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows([header, *(rows[e] for e in sorted(rows))])
+        write_text(path, text.getvalue())
+        repairs += [f"dropped {torn} metrics.csv row(s) torn by a crash"] if torn else []
+        repairs += [f"dropped the metrics.csv row(s) of epoch {_numbers(later)}, after the checkpoint"] if later else []
+        repairs += [f"dropped repeated metrics.csv row(s) of epoch {_numbers(repeated)}"] if repeated else []
+
+    from tfgen.images import read_png
+
+    after = sorted(int(p.stem[6:]) for p in (run_dir / "images").glob("epoch_*.png")
+                   if p.stem[6:].isdigit() and int(p.stem[6:]) > epoch)
+    for e in after:
+        png_path(run_dir, e).unlink()
+    repairs += [f"deleted the grid(s) of epoch {_numbers(after)}, after the checkpoint"] if after else []
+    redraw, lost = [], []
+    for e in range(epoch + 1):
+        png = png_path(run_dir, e)
+        try:
+            read_png(png)
+            continue
+        except (OSError, ValueError, SyntaxError):  # missing, truncated or not a PNG
+            png.unlink(missing_ok=True)
+        (redraw if e == epoch else lost).append(e)
+    repairs += [f"redrew the grid of epoch {epoch} from its checkpoint"] if redraw else []
+    repairs += [f"the grid(s) of epoch {_numbers(lost)} were missing or unreadable and cannot be redrawn (their "
+                "weights are gone): the GIF leaves them out"] if lost else []
+    return repairs, redraw
+
+
+def _numbers(epochs: list[int]) -> str:
+    return ", ".join(str(e) for e in sorted(set(epochs)))
 
 
 class Checkpoints:

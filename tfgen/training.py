@@ -129,6 +129,8 @@ def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume:
         if finished > config.epochs:
             raise ConfigError(f"--epochs {config.epochs} is fewer than the {finished} epochs this run has already "
                               "finished")
+        if resuming:  # what cannot be repaired is refused now, before anything is written
+            rundir.reconcile(run_dir, finished, repair=False)
         if dataset is None:
             dataset = data_lib.load(config.dataset, config.data_dir, seed=config.seed)
         dataset = dataset.take_train(config.train_size)
@@ -139,8 +141,10 @@ def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume:
                 rundir.clear(run_dir)
         else:
             out = Path(tempfile.mkdtemp(prefix=f"tfgen-{task.type}{task.index}-"))
-            if resuming:  # the GIF at the end is drawn from every epoch's grid
+            if resuming:  # what a resumed run reads back: every epoch's grid (the GIF) and metrics row
                 shutil.copytree(run_dir / "images", out / "images")
+                if rundir.metrics_path(run_dir).is_file():
+                    shutil.copy2(rundir.metrics_path(run_dir), rundir.metrics_path(out))
         rundir.create(out)
         rundir.write_config(out, config_doc(config, dataset))
         return Plan(config, dataset, strategy, task, run_dir, out, resuming, callbacks, verbose, lock)
@@ -179,6 +183,7 @@ def train(plan: Plan) -> None:
             initial_epoch = checkpoints.restore(rundir.checkpoint_dir(plan.run_dir)) if plan.resuming else 0
         except rundir.UnreadableCheckpointError as e:
             raise rundir.RunDirError(f"cannot resume {plan.run_dir}: {e}; start again with --overwrite") from None
+    repairs, redraw = rundir.reconcile(plan.out, initial_epoch) if plan.resuming else ([], [])
     if plan.resuming:
         plan.say(f"resuming {plan.run_dir} after epoch {initial_epoch} of {config.epochs}")
 
@@ -201,6 +206,12 @@ def train(plan: Plan) -> None:
                               scorers=scorers(config, model, dataset), loss_names=model.loss_names,
                               checkpoints=checkpoints, num_train=len(dataset.x_train), initial_epoch=initial_epoch,
                               epochs=config.epochs, tensorboard=config.tensorboard, say=plan.say)
+    outputs.set_model(model)
+    for epoch_number in redraw:
+        outputs.write_picture(epoch_number)
+    if repairs:
+        data_lib.warn(f"repaired {plan.run_dir} to agree with its checkpoint of epoch {initial_epoch}: "
+                      + "; ".join(repairs))
     tensorboard = [keras.callbacks.TensorBoard(str(plan.out / "tensorboard"), write_graph=False)] \
         if config.tensorboard else []
     stop = cb.StopOnSignal()
