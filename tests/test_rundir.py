@@ -86,25 +86,6 @@ def test_two_runs_started_together_on_one_directory_leave_one_run_and_one_refusa
     assert [int(r["epoch"]) for r in read_rows(out)] == [1, 2]
 
 
-@pytest.mark.slow  # trains twice
-@pytest.mark.parametrize("index", ["missing", "empty", "garbage"])
-def test_checkpoints_are_found_without_their_index_file(tmp_path, data_dir, capsys, index):
-    out = tmp_path / "run"
-    tfgen.train("cvae", **tiny(data_dir, out, epochs=3))
-    saved = sorted(p.name for p in (out / "checkpoints").glob("ckpt-*"))
-    state = out / "checkpoints" / "checkpoint"
-    if index == "missing":
-        state.unlink()
-    else:
-        state.write_text("" if index == "empty" else "model_checkpoint_path: {{{")
-    assert tfgen.load(out).epochs == 3  # evaluate and explore read it too
-    run = tfgen.train("cvae", resume=True, **tiny(data_dir, out, epochs=4, verbose=2))
-    assert "resuming" in capsys.readouterr().out and [row["epoch"] for row in run.metrics] == [1, 2, 3, 4]
-    assert "ckpt-3.index" in saved and sorted(p.name for p in (out / "checkpoints").glob("ckpt-*.index")) == \
-        ["ckpt-3.index", "ckpt-4.index"]  # kept two, as the repaired index says
-    assert 'model_checkpoint_path: "ckpt-4"' in state.read_text()
-
-
 # ----- a resumed run's files are made to agree with its checkpoint -----
 
 @pytest.fixture(scope="module")
@@ -180,3 +161,21 @@ def test_metrics_that_cannot_be_repaired_are_refused_and_left_alone(three_epochs
     with pytest.raises(rundir.RunDirError, match=message + ".*--overwrite"):
         tfgen.train("cvae", resume=True, **tiny(data_dir, out, epochs=4))
     assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"} == before
+
+
+@pytest.mark.slow  # trains
+@pytest.mark.parametrize("index", ["missing", "empty", "garbage"])
+def test_checkpoints_are_found_without_their_index_file(three_epochs, tmp_path, data_dir, capsys, index):
+    out = copy_of(three_epochs, tmp_path)
+    saved = sorted(p.name for p in (out / "checkpoints").glob("ckpt-*"))
+    state = out / "checkpoints" / "checkpoint"
+    if index == "missing":
+        state.unlink()
+    else:
+        state.write_text("" if index == "empty" else "model_checkpoint_path: {{{")
+    assert tfgen.load(out).epochs == 3  # evaluate and explore read it too
+    run = tfgen.train("cvae", resume=True, **tiny(data_dir, out, epochs=4, verbose=2))
+    assert "resuming" in capsys.readouterr().out and [row["epoch"] for row in run.metrics] == [1, 2, 3, 4]
+    assert "ckpt-3.index" in saved and sorted(p.name for p in (out / "checkpoints").glob("ckpt-*.index")) == \
+        ["ckpt-3.index", "ckpt-4.index"]  # kept two, as the repaired index says
+    assert 'model_checkpoint_path: "ckpt-4"' in state.read_text()

@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a tfgen generative model and write its run directory: images/epoch_NNNN.png, "
         "progress.gif, loss.png, metrics.csv, config.json, checkpoints/ and saved_model/.",
         epilog="Flags left out take the model's defaults (see --list). Example: "
-        "python train.py cvae --epochs 3 --train-size 5000 --data-dir ../shared/data --out runs/try",
+        "python train.py cvae --epochs 3 --train-size 5000 --data-dir DIR --out runs/try (DIR: a folder holding "
+        "mnist.npz)",
     )
     parser.add_argument("model", nargs="?", help="model to train; --list shows them all")
     parser.add_argument("--list", action="store_true", help="list every registered model with its defaults and exit")
