@@ -2,11 +2,14 @@
 
 import json
 import os
+import shlex
+import signal
 import subprocess
 
 import pytest
 
 from tfgen import registry
+from tfgen.errors import TrainingStopped
 from tfgen.commands import main
 from tfgen.commands.train import build_parser
 
@@ -40,7 +43,9 @@ def cli(*args):
         (["cvae", "--lr", "0"], "--lr must be a positive, finite number; got 0.0"),
         (["cvae", "--lr", "nan"], "--lr must be a positive, finite number; got nan"),
         (["cvae", "--lr", "inf"], "--lr must be a positive, finite number; got inf"),
-        (["cvae", "--seed", "-1"], "--seed must be a non-negative integer; got -1"),
+        (["cvae", "--seed", "-1"], "--seed must be an integer from 0 to 4294967295; got -1"),
+        (["cvae", "--seed", str(2**32)], "--seed must be an integer from 0 to 4294967295; got 4294967296"),
+        (["cvae", "--latent-dim", "1000000000"], "--latent-dim must be at most 10,000; got 1,000,000,000"),
         (["cvae", "--epochs", "three"], "argument --epochs: invalid int value: 'three'"),
         (["cvae", "--resume", "--overwrite"], "--resume and --overwrite exclude each other"),
         (["cvae", "--option", "fake_draw=onehot"], "model 'cvae' has no option 'fake_draw'; its options: none"),
@@ -85,7 +90,8 @@ def test_existing_run_is_refused_without_resume_or_overwrite(tmp_path, data_dir,
     out = tmp_path / "run"
     fake_run(out)
     assert cli("cvae", "--data-dir", str(data_dir), "--out", str(out)) == 2
-    assert "already holds a run; pass --resume to continue it or --overwrite to replace it" in capsys.readouterr().err
+    assert "already holds a run; pass --resume to continue it (--resume --epochs N trains it to N epochs in all) " \
+        "or --overwrite to replace it" in capsys.readouterr().err
     assert (out / "keep.txt").read_text() == "precious"
 
 
@@ -196,3 +202,23 @@ def test_the_real_script_reports_bad_input_without_a_traceback(tmp_path):
     result = run_train("gan-of-my-dreams", timeout=120)
     assert result.returncode == 2 and f"choose one of: {ALL}" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("raised, status", [
+    (lambda: TrainingStopped(signal.SIGTERM, 2, checkpoint="RUN/checkpoints/ckpt-1"), 143),
+    (lambda: KeyboardInterrupt(), 130),  # a second Ctrl-C, or one before training started
+])
+def test_a_stopped_run_prints_one_resume_command_quoted_for_the_shell(tmp_path, monkeypatch, capsys, raised, status):
+    import tfgen
+
+    out = tmp_path / "my runs" / "it's"
+
+    def stopped(*args, **kwargs):
+        raise raised()
+
+    monkeypatch.setattr(tfgen, "train", stopped)
+    assert cli("cvae", "--out", str(out)) == status
+    err = capsys.readouterr().err
+    assert err.count("--resume") == 1 and "Traceback" not in err
+    command = err.split("python train.py", 1)[1].strip()
+    assert shlex.split(command)[:4] == ["cvae", "--out", str(out), "--resume"]

@@ -18,6 +18,9 @@ from tfgen.precision import PRECISIONS
 
 DATASETS = IMAGE_DATASETS + POINT_DATASETS
 
+# Larger codes than this are a typo: the networks alone would not fit in memory.
+MAX_LATENT_DIM = 10_000
+
 # Keys a resumed run may change: everything else defines the run and must match.
 RESUMABLE_CHANGES = ("epochs", "data_dir", "out", "jit_compile", "eval_every", "tensorboard", "strategy")
 
@@ -91,8 +94,10 @@ class RunConfig:
             raise ConfigError(f"unknown --precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"unknown --strategy {self.strategy!r}; choose one of: {', '.join(STRATEGIES)}")
-        if self.seed < 0:
-            raise ConfigError(f"--seed must be a non-negative integer; got {self.seed}")
+        if not 0 <= self.seed < 2**32:  # what NumPy and TensorFlow take as a seed
+            raise ConfigError(f"--seed must be an integer from 0 to {2**32 - 1}; got {self.seed}")
+        if self.latent_dim > MAX_LATENT_DIM:
+            raise ConfigError(f"--latent-dim must be at most {MAX_LATENT_DIM:,}; got {self.latent_dim:,}")
         if not self.out:
             raise ConfigError("--out must name a directory")
         check_options(self.model, self.options)

@@ -88,7 +88,8 @@ def check_for_training(run_dir: Path, resume: bool, overwrite: bool) -> bool:
     if config_path(run_dir).is_file():
         if not (resume or overwrite):
             raise RunDirError(
-                f"--out {run_dir} already holds a run; pass --resume to continue it or --overwrite to replace it"
+                f"--out {run_dir} already holds a run; pass --resume to continue it (--resume --epochs N trains it "
+                "to N epochs in all) or --overwrite to replace it"
             )
         return resume
     if resume:

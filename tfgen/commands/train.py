@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from typing import Sequence
 
@@ -105,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tfgen.train(args.model, resume=args.resume, overwrite=args.overwrite, **settings, **options)
 
     def resume_hint(multi_worker: bool) -> str:
-        out = args.out or os.path.join("runs", args.model)
+        out = shlex.quote(args.out or os.path.join("runs", args.model))  # pasted into a shell as it is
         return f"python train.py {args.model} --out {out} --resume" + (", on every worker" if multi_worker else "")
 
     return report(train, resume_hint)
