@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable
 
 from tfgen.errors import BadInputError, ClusterLostError, NonFiniteLossError, TrainingStopped
 
 BAD_INPUT = 2
+
 
 
 def positive(text: str) -> int:
@@ -57,3 +59,28 @@ def report(action: Callable[[], object], resume_hint: Callable[[bool], str] | No
         print(f"\ntfgen: interrupted; continue from the last finished epoch with: {resume_hint(False)}",
               file=sys.stderr, flush=True)
         return 130
+
+
+def quiet_tensorflow() -> None:
+    """Loads TensorFlow and its devices without its C++ start-up logs, unless the user set TF_CPP_MIN_LOG_LEVEL.
+
+    TensorFlow 2.21 writes them (oneDNN notices, a CUDA error on machines
+    without a GPU, ...) straight to the process's stderr before its log level
+    applies, so they would come before every message of a command: stderr's file
+    descriptor points at /dev/null while TensorFlow loads. Python exceptions
+    are not affected.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_logical_devices()  # initialises the devices, which logs too
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

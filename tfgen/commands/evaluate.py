@@ -15,7 +15,7 @@ from typing import Sequence
 
 from tfgen import classifier as classifier_lib
 from tfgen import data as data_lib
-from tfgen.commands.common import positive, report
+from tfgen.commands.common import positive, quiet_tensorflow, report
 from tfgen.files import write_text
 
 
@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command; returns the exit status (2 for bad input)."""
     args = build_parser().parse_args(argv)
+    quiet_tensorflow()
 
     def train_classifier() -> None:
         dataset = data_lib.load("mnist", args.data_dir)

@@ -21,7 +21,7 @@ import tfgen
 from tfgen import data as data_lib
 from tfgen import images
 from tfgen.api import Run
-from tfgen.commands.common import positive, report
+from tfgen.commands.common import positive, quiet_tensorflow, report
 from tfgen.errors import BadInputError
 
 COMMANDS = ("interpolate", "retrieve", "latent-map", "reconstruct", "compare", "conditional-grid")
@@ -240,4 +240,5 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one explore command; returns the exit status (2 for bad input)."""
     args = build_parser().parse_args(argv)
+    quiet_tensorflow()
     return report(lambda: HANDLERS[args.command](tfgen.load(args.run_dir, args.data_dir), args))

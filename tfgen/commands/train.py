@@ -10,7 +10,7 @@ from typing import Sequence
 
 from tfgen import config as config_lib
 from tfgen import registry
-from tfgen.commands.common import report
+from tfgen.commands.common import quiet_tensorflow, report
 from tfgen.distribute import STRATEGIES
 from tfgen.precision import PRECISIONS
 
@@ -91,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    quiet_tensorflow()  # the models, which --list and the checks below read, import it
     if args.list:
         print(describe_models())
         return 0
