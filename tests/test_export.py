@@ -112,3 +112,21 @@ def test_export_replaces_an_older_export(tmp_path):
     export_saved_model(model, tmp_path / "saved_model")
     assert (tmp_path / "saved_model" / "saved_model.pb").is_file()
     assert not (tmp_path / "saved_model" / "stale.txt").exists()
+
+
+@pytest.mark.parametrize("function, inputs, message", [
+    ("generate", {"z": np.zeros((2, 6)), "label": [3, 12]}, "label must be a digit 0..9; got] [3 12]"),
+    ("generate", {"z": np.zeros((1, 6)), "label": [-1]}, "label must be a digit 0..9; got] [-1]"),
+    ("generate", {"z": np.zeros((2, 5)), "label": [1, 2]}, "generate: z must have shape [N, 6]; got] [2 5]"),
+    ("encode", {"images": np.zeros((2, 28, 28)), "label": [1, 2]},
+     "encode: images must have shape [N, 28, 28, 1]; got] [2 28 28]"),
+    ("encode", {"images": np.zeros((2, 14, 14, 1)), "label": [1, 2]},
+     "encode: images must have shape [N, 28, 28, 1]; got] [2 14 14 1]"),
+])
+def test_exported_functions_check_their_inputs_before_any_kernel_runs(exported, function, inputs, message):
+    folder = exported["cond_vae"][1]
+    fn = tf.saved_model.load(str(folder / "saved_model")).signatures[function]
+    args = {k: tf.constant(v, tf.int32 if k == "label" else tf.float32) for k, v in inputs.items()}
+    with pytest.raises(tf.errors.InvalidArgumentError) as raised:
+        fn(**args)
+    assert message in str(raised.value)

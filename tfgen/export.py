@@ -24,7 +24,7 @@ def export_saved_model(model: keras.Model, path: Path, functions: dict | None = 
     archive = keras.export.ExportArchive()
     archive.track(model)
     for name, (fn, signature) in functions.items():
-        archive.add_endpoint(name, fn, input_signature=signature)
+        archive.add_endpoint(name, checked_inputs(name, fn, signature), input_signature=signature)
     with atomic_path(path) as tmp:
         archive.write_out(str(tmp), verbose=False)
 
@@ -42,3 +42,31 @@ def float32_copy(model: keras.Model) -> keras.Model:
         copy = type(model)(**model.get_config())
     copy.set_weights(model.get_weights())
     return copy
+
+
+def checked_inputs(name: str, fn, signature: list):
+    """``fn``, first checking each input's rank and fixed sizes against its spec, before any kernel runs.
+
+    A SavedModel's signatures do not check the shapes their callers feed, and
+    a wrong one can crash the caller's process inside a kernel; this fails with
+    an error naming the function, the input, the shape it must have and the one it got.
+    """
+    import tensorflow as tf
+
+    def shape_text(spec) -> str:
+        return "[" + ", ".join("N" if d is None else str(d) for d in spec.shape) + "]"
+
+    def checked(*args):
+        checks = []
+        for spec, value in zip(signature, args):
+            shape = tf.shape(value)
+            ok = tf.equal(tf.size(shape), len(spec.shape))
+            for axis, size in enumerate(spec.shape):
+                if size is not None:
+                    ok = tf.logical_and(ok, tf.reduce_all(tf.equal(tf.pad(shape, [[0, len(spec.shape)]])[axis], size)))
+            checks.append(tf.debugging.Assert(ok, [f"{name}: {spec.name} must have shape {shape_text(spec)}; got",
+                                                   shape], summarize=8))
+        with tf.control_dependencies(checks):
+            return fn(*(tf.identity(value) for value in args))
+
+    return checked

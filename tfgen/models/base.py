@@ -72,7 +72,8 @@ class GenerativeModel(keras.Model):
         """Name -> (function returning a dict of named tensors, input signature) to export."""
         z_spec = tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")
         if self.conditional:
-            return {"generate": (lambda z, label: {"images": self.sample(z, label)}, [z_spec, LABEL_SPEC])}
+            return {"generate": (lambda z, label: {"images": self.sample(z, checked_labels(label))},
+                                 [z_spec, LABEL_SPEC])}
         return {"generate": (lambda z: {"images": self.sample(z)}, [z_spec])}
 
     def grid_inputs(self, seed: int) -> dict[str, np.ndarray]:
@@ -212,6 +213,15 @@ def _replica_share(draw: Callable, shape) -> tf.Tensor:
     return full[start:start + n]
 
 
+def checked_labels(labels: tf.Tensor) -> tf.Tensor:
+    """``labels`` once they are checked to be digits 0-9 (an exported function's ``label`` input)."""
+    labels = tf.convert_to_tensor(labels)
+    ok = tf.reduce_all(tf.logical_and(labels >= 0, labels < NUM_CLASSES))
+    with tf.control_dependencies([tf.debugging.Assert(ok, [f"label must be a digit 0..{NUM_CLASSES - 1}; got",
+                                                           labels], summarize=20)]):
+        return tf.identity(labels)
+
+
 def one_hot(labels: tf.Tensor) -> tf.Tensor:
     """Integer digit labels -> one-hot float32; float (N, 10) rows pass through.
 
@@ -268,7 +278,8 @@ class EncoderDecoder(GenerativeModel):
     def export_functions(self):
         image_spec = tf.TensorSpec([None, 28, 28, 1], tf.float32, name="images")
         if self.conditional:
-            encode = (lambda images, label: self.encode_outputs(images, label), [image_spec, LABEL_SPEC])
+            encode = (lambda images, label: self.encode_outputs(images, checked_labels(label)),
+                      [image_spec, LABEL_SPEC])
         else:
             encode = (lambda images: self.encode_outputs(images), [image_spec])
         return {**super().export_functions(), "encode": encode}
