@@ -224,3 +224,23 @@ def test_a_stopped_run_prints_one_resume_command_quoted_for_the_shell(tmp_path, 
     assert err.count("--resume") == 1 and "Traceback" not in err
     command = err.split("python train.py", 1)[1].strip()
     assert shlex.split(command)[:4] == ["cvae", "--out", str(out), "--resume"]
+
+
+def test_tfgen_help_lists_its_commands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "usage: tfgen [train]" in text
+    assert "tfgen evaluate RUN_DIR" in text and "tfgen explore COMMAND RUN_DIR" in text
+
+
+def test_a_batch_larger_than_the_training_set_is_said(tmp_path, data_dir, capsys):
+    from tfgen import config, distribute, training
+
+    cfg = config.for_training("cvae", {"epochs": 1, "batch_size": 1000, "data_dir": str(data_dir),
+                                       "out": str(tmp_path / "run")})
+    plan = training.make_plan(cfg, distribute.make_strategy("auto"), None, resume=False, overwrite=False, dataset=None,
+                              callbacks=(), verbose=0)
+    plan.lock.release()
+    assert "--batch-size 1000 is more than the 256 training images: each epoch is one batch of 256" in \
+        capsys.readouterr().err

@@ -1,5 +1,7 @@
 """Every explore command on tiny trained runs, and its refusals."""
 
+import re
+
 import imageio.v3 as iio
 import pytest
 
@@ -28,13 +30,15 @@ def run_explore(*args):
         return e.code
 
 
-def test_interpolate_writes_a_strip_and_a_there_and_back_gif(runs, capsys):
-    assert run_explore("interpolate", runs / "vae", "--steps", "6") == 0
-    strip = iio.imread(runs / "vae" / "explore" / "interpolate_0_1.png")
+def test_interpolate_writes_a_strip_and_a_there_and_back_gif_between_two_digits(runs, capsys):
+    assert run_explore("interpolate", runs / "vae", "--from", "1", "--steps", "6") == 0
+    out = capsys.readouterr().out
+    a, b, digit_a, digit_b = re.search(r"test images (\d+) -> (\d+), digits (\d) -> (\d)", out).groups()
+    assert a == "1" and digit_a != digit_b  # by default --to is the first test image of another digit
+    strip = iio.imread(runs / "vae" / "explore" / f"interpolate_{a}_{b}.png")
     assert strip.shape[1] > 7 * strip.shape[0]  # one row: image, 6 decoded points, image
-    frames = iio.imread(runs / "vae" / "explore" / "interpolate_0_1.gif", index=None)
+    frames = iio.imread(runs / "vae" / "explore" / f"interpolate_{a}_{b}.gif", index=None)
     assert len(frames) == 6 + 4  # there (6) and back without repeating the ends (4)
-    assert "interpolate_0_1.gif" in capsys.readouterr().out
 
 
 def test_interpolate_by_digits_also_for_conditional_and_ae_models(runs, capsys):
@@ -57,6 +61,9 @@ def test_retrieve_prints_precision_and_draws_queries_with_neighbours(runs, capsy
     assert grid.shape[1] / grid.shape[0] == pytest.approx(4 / 2, rel=0.05)  # 2 queries x (1 + 3)
     assert run_explore("retrieve", runs / "vae", "--k", "64") == 2
     assert "--k 64 must be between 1 and 63" in capsys.readouterr().err
+    assert run_explore("retrieve", runs / "vae", "--queries", "1,x") == 2
+    assert "--queries: takes test image indices separated by commas, such as 0,5,9; got '1,x'" in \
+        capsys.readouterr().err
 
 
 def test_latent_map_for_a_2d_latent(runs):

@@ -134,6 +134,9 @@ def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume:
         if dataset is None:
             dataset = data_lib.load(config.dataset, config.data_dir, seed=config.seed)
         dataset = dataset.take_train(config.train_size)
+        if config.batch_size > len(dataset.x_train):
+            data_lib.warn(f"--batch-size {config.batch_size} is more than the {len(dataset.x_train)} training images: "
+                          f"each epoch is one batch of {len(dataset.x_train)}")
 
         if chief:
             out = run_dir

@@ -7,6 +7,7 @@ statuses (:mod:`tfgen.commands.common`). The library never imports them.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Sequence
 
@@ -24,4 +25,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return evaluate.main(argv[1:])
     from tfgen.commands import train
 
-    return train.main(argv[1:] if argv[:1] == ["train"] else argv)
+    prog = "train.py" if os.path.basename(sys.argv[0]) == "train.py" else "tfgen [train]"
+    return train.main(argv[1:] if argv[:1] == ["train"] else argv, prog)

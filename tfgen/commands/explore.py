@@ -89,7 +89,11 @@ def interpolate(run: Run, args: argparse.Namespace) -> None:
     if args.digits:
         a, b = (first_of_digit(y, d) for d in args.digits)
     else:
-        a, b = check_index(args.from_index, len(x), "--from"), check_index(args.to_index, len(x), "--to")
+        a = check_index(args.from_index, len(x), "--from")
+        if args.to_index is None:  # the first test image of another digit than --from's, so the two differ
+            others = np.flatnonzero(y != y[a])
+            args.to_index = int(others[0]) if len(others) else (a + 1) % len(x)
+        b = check_index(args.to_index, len(x), "--to")
     codes = encode_all(run, x[[a, b]], y[[a, b]])
     t = np.linspace(0.0, 1.0, args.steps, dtype=np.float32)[:, None]
     z = (1 - t) * codes[0] + t * codes[1]
@@ -201,6 +205,15 @@ HANDLERS = {"interpolate": interpolate, "retrieve": retrieve, "latent-map": late
             "reconstruct": reconstruct, "compare": compare, "conditional-grid": conditional_grid}
 
 
+def index_list(text: str) -> list[int]:
+    """argparse type of ``--queries``: test image indices separated by commas."""
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes test image indices separated by commas, such as 0,5,9; got {text!r}") \
+            from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tfgen.explore", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -215,12 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("interpolate", "decode evenly spaced points between the codes of two test images")
     p.add_argument("--from", dest="from_index", type=int, default=0, help="first test image index (default 0)")
-    p.add_argument("--to", dest="to_index", type=int, default=1, help="second test image index (default 1)")
+    p.add_argument("--to", dest="to_index", type=int,
+                   help="second test image index (default: the first test image of another digit than --from's)")
     p.add_argument("--digits", type=int, nargs=2, metavar=("A", "B"), choices=range(10),
                    help="use the first test image of digit A and of digit B instead")
     p.add_argument("--steps", type=positive, default=10, help="points from one code to the other (default 10)")
     p = command("retrieve", "nearest test images in latent space, and precision@K over the test set")
-    p.add_argument("--queries", type=lambda s: [int(v) for v in s.split(",")], metavar="I,J,...",
+    p.add_argument("--queries", type=index_list, metavar="I,J,...",
                    help="query test image indices (default: the first test image of each digit)")
     p.add_argument("--k", type=positive, default=5, help="neighbours per query (default 5)")
     p = command("latent-map", "2-D latents: decoded manifold over the prior's quantiles, and test means by digit")

@@ -19,11 +19,14 @@ SETTING_FLAGS = ("epochs", "batch_size", "latent_dim", "lr", "dataset", "data_di
                  "precision", "strategy", "eval_every", "jit_compile", "tensorboard")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "train.py") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="train.py",
+        prog=prog,
         description="Train a tfgen generative model and write its run directory: images/epoch_NNNN.png, "
-        "progress.gif, loss.png, metrics.csv, config.json, checkpoints/ and saved_model/.",
+        "progress.gif, loss.png, metrics.csv, config.json, checkpoints/ and saved_model/. "
+        "The other commands: tfgen evaluate RUN_DIR (measure a run; --help for more), "
+        "tfgen explore COMMAND RUN_DIR (latent-space tools: interpolate, retrieve, latent-map, reconstruct, "
+        "compare, conditional-grid).",
         epilog="Flags left out take the model's defaults (see --list). Example: "
         "python train.py cvae --epochs 3 --train-size 5000 --data-dir DIR --out runs/try (DIR: a folder holding "
         "mnist.npz)",
@@ -85,11 +88,11 @@ def describe_models() -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "train.py") -> int:
     """Runs the command; returns the exit status (2 for bad input)."""
     import tfgen
 
-    parser = build_parser()
+    parser = build_parser(prog)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     quiet_tensorflow()  # the models, which --list and the checks below read, import it
     if args.list:
