@@ -76,7 +76,7 @@ def test_malformed_data_file_names_it_and_leaves_no_run_dir(tmp_path, capsys):
     (tmp_path / "mnist.npz").write_bytes(b"\x00" * 100)
     out = tmp_path / "run"
     assert cli("cvae", "--data-dir", str(tmp_path), "--out", str(out)) == 2
-    assert "mnist.npz: not a readable npz file" in capsys.readouterr().err
+    assert "mnist.npz: not an npz file" in capsys.readouterr().err
     assert not out.exists()
 
 

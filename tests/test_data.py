@@ -1,4 +1,5 @@
 import gzip
+import zipfile
 
 import numpy as np
 import pytest
@@ -20,8 +21,42 @@ def test_missing_file_names_the_file(tmp_path):
         data.load("mnist", tmp_path)
 
 
-def test_not_an_npz_names_the_file(tmp_path):
-    (tmp_path / "mnist.npz").write_text("not a zip archive")
+@pytest.mark.parametrize("content", [b"", b"not a zip archive", b"\x00" * 100])
+def test_not_an_npz_names_the_file_and_says_what_an_npz_is(tmp_path, content):
+    (tmp_path / "mnist.npz").write_bytes(content)
+    with pytest.raises(DataError, match=r"mnist\.npz: not an npz file \(an npz is a zip archive of \.npy arrays"):
+        data.load("mnist", tmp_path)
+
+
+def test_an_array_claiming_more_data_than_it_holds_is_refused_before_allocating_it(tmp_path):
+    arrays = make_arrays(num_train=4, num_test=2)
+    np.savez(tmp_path / "mnist.npz", **arrays)
+    with zipfile.ZipFile(tmp_path / "mnist.npz") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    old = str((4, 28, 28)).encode()
+    huge = str((4_000_000_000, 28, 28)).encode()
+    members["x_train.npy"] = members["x_train.npy"].replace(old, huge.ljust(len(old)) if len(huge) <= len(old)
+                                                            else huge)
+    header_len = members["x_train.npy"].index(b"\n") + 1
+    members["x_train.npy"] = _reheader(members["x_train.npy"], header_len)
+    with zipfile.ZipFile(tmp_path / "mnist.npz", "w") as archive:
+        for name, body in members.items():
+            archive.writestr(name, body)
+    with pytest.raises(DataError, match=r"array 'x_train' claims shape \(4000000000, 28, 28\) of uint8 "
+                                        r"\(3,136,000,000,000 bytes\) but holds"):
+        data.load("mnist", tmp_path)
+
+
+def _reheader(npy: bytes, header_len: int) -> bytes:
+    """An .npy body whose header was edited, with its header length field and padding made right again."""
+    header = npy[10:header_len].rstrip(b" \n")
+    padded = header + b" " * ((64 - (10 + len(header) + 1) % 64) % 64) + b"\n"
+    return npy[:8] + len(padded).to_bytes(2, "little") + padded + npy[header_len:]
+
+
+def test_a_malformed_array_header_is_named(tmp_path):
+    with zipfile.ZipFile(tmp_path / "mnist.npz", "w") as archive:
+        archive.writestr("x_train.npy", b"\x93NUMPY\x01\x00\x10\x00{'descr': nonsense\n")
     with pytest.raises(DataError, match=r"mnist\.npz: not a readable npz file"):
         data.load("mnist", tmp_path)
 

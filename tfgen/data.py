@@ -143,17 +143,49 @@ def load_npz(path: Path, name: str) -> Dataset:
     """Reads and validates an npz in the layout of ``keras.datasets.mnist``."""
     if not path.is_file():
         raise DataError(f"{path}: no such file; expected an npz with keys {', '.join(NPZ_KEYS)}")
+    if not zipfile.is_zipfile(path):  # else NumPy takes it for pickled data, and says so
+        raise DataError(f"{path}: not an npz file (an npz is a zip archive of .npy arrays, as numpy.savez writes "
+                        f"it); expected keys {', '.join(NPZ_KEYS)}")
     try:
+        _check_npz_sizes(path)
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in NPZ_KEYS if k not in npz.files]
             if missing:
                 raise DataError(f"{path}: missing key(s) {', '.join(missing)}; expected keys {', '.join(NPZ_KEYS)}")
             arrays = {k: npz[k] for k in NPZ_KEYS}
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
         if isinstance(e, DataError):
             raise
         raise DataError(f"{path}: not a readable npz file ({e}); expected keys {', '.join(NPZ_KEYS)}") from None
     return _validated(name, arrays, str(path))
+
+
+def _check_npz_sizes(path: Path) -> None:
+    """Refuses an npz whose arrays claim more data than they hold, before NumPy allocates it.
+
+    Raises:
+        DataError: naming the array, its claimed shape and the bytes it holds.
+        ValueError: a member whose .npy header is malformed (NumPy's message).
+    """
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version not in ((1, 0), (2, 0)):
+                    continue  # NumPy reads (or refuses) the rarer versions itself
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                try:
+                    shape, _, dtype = read_header(f)
+                except Exception as e:  # NumPy parses the header with ast/tokenize: it raises several kinds
+                    raise DataError(f"{path}: not a readable npz file (array {info.filename[:-4]!r} has a malformed "
+                                    f"header: {type(e).__name__}: {e}); expected keys {', '.join(NPZ_KEYS)}") from None
+                claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if claimed > info.file_size:
+                    raise DataError(f"{path}: array {info.filename[:-4]!r} claims shape {shape} of {dtype} "
+                                    f"({claimed:,} bytes) but holds {info.file_size:,} bytes")
 
 
 def _validated(name: str, arrays: dict[str, np.ndarray], source: str) -> Dataset:
