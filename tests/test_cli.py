@@ -216,6 +216,8 @@ def test_a_stopped_run_prints_one_resume_command_quoted_for_the_shell(tmp_path, 
     out = tmp_path / "my runs" / "it's"
 
     def stopped(*args, **kwargs):
+        out.mkdir(parents=True)
+        (out / "config.json").write_text("{}")  # the run had started
         raise raised()
 
     monkeypatch.setattr(tfgen, "train", stopped)
@@ -224,6 +226,20 @@ def test_a_stopped_run_prints_one_resume_command_quoted_for_the_shell(tmp_path, 
     assert err.count("--resume") == 1 and "Traceback" not in err
     command = err.split("python train.py", 1)[1].strip()
     assert shlex.split(command)[:4] == ["cvae", "--out", str(out), "--resume"]
+
+
+def test_ctrl_c_before_the_run_started_says_there_is_nothing_to_resume(tmp_path, monkeypatch, capsys):
+    from tfgen.commands import common
+
+    def interrupted():
+        raise KeyboardInterrupt  # as Ctrl-C while TensorFlow loads
+
+    monkeypatch.setattr(common, "quiet_tensorflow", interrupted)
+    monkeypatch.setattr("tfgen.commands.train.quiet_tensorflow", interrupted)
+    assert cli("cvae", "--out", str(tmp_path / "run")) == 130
+    err = capsys.readouterr().err
+    assert "interrupted; the run had not started, and nothing of it was written" in err
+    assert "--resume" not in err and "Traceback" not in err
 
 
 def test_tfgen_help_lists_its_commands(capsys):

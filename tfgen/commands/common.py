@@ -25,12 +25,13 @@ def error(message: str) -> None:
     print(f"tfgen: error: {message}", file=sys.stderr, flush=True)
 
 
-def report(action: Callable[[], object], resume_hint: Callable[[bool], str] | None = None) -> int:
+def report(action: Callable[[], object], resume_hint: Callable[[bool], str | None] | None = None) -> int:
     """Runs ``action`` and returns the command's exit status, turning the library's exceptions into one message each.
 
     Bad input: 2. A non-finite loss or a lost cluster member: 1. A signal: 128
     + its number. ``resume_hint(multi_worker)`` (training only) gives the
-    command that continues a stopped run; it is printed once, however the run stopped.
+    command that continues a stopped run, None when there is no run yet; it
+    is printed once, however the run stopped.
     """
     try:
         action()
@@ -56,7 +57,9 @@ def report(action: Callable[[], object], resume_hint: Callable[[bool], str] | No
     except KeyboardInterrupt:  # a second Ctrl-C, or one outside the training loop
         if resume_hint is None:
             raise
-        print(f"\ntfgen: interrupted; continue from the last finished epoch with: {resume_hint(False)}",
+        hint = resume_hint(False)
+        print("\ntfgen: interrupted; " + (f"continue from the last finished epoch with: {hint}" if hint else
+                                          "the run had not started, and nothing of it was written"),
               file=sys.stderr, flush=True)
         return 130
 

@@ -94,23 +94,26 @@ def main(argv: Sequence[str] | None = None, prog: str = "train.py") -> int:
 
     parser = build_parser(prog)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    quiet_tensorflow()  # the models, which --list and the checks below read, import it
-    if args.list:
-        print(describe_models())
-        return 0
-    if args.model is None:
-        parser.error(f"name a model to train; choose one of: {', '.join(registry.names())}")
-    if args.model not in registry.names():
-        parser.error(f"unknown model {args.model!r}; choose one of: {', '.join(registry.names())}")
+    out = args.out or os.path.join("runs", args.model or "")
 
     def train() -> None:
+        quiet_tensorflow()  # the models, which --list and the checks below read, import it
+        if args.list:
+            print(describe_models())
+            return
+        if args.model is None:
+            parser.error(f"name a model to train; choose one of: {', '.join(registry.names())}")
+        if args.model not in registry.names():
+            parser.error(f"unknown model {args.model!r}; choose one of: {', '.join(registry.names())}")
         options = config_lib.parse_options(args.option) if args.option else {}
         config_lib.check_options(args.model, options)  # before they become keywords beside the settings
         settings = {key: getattr(args, key) for key in SETTING_FLAGS}
         tfgen.train(args.model, resume=args.resume, overwrite=args.overwrite, **settings, **options)
 
-    def resume_hint(multi_worker: bool) -> str:
-        out = shlex.quote(args.out or os.path.join("runs", args.model))  # pasted into a shell as it is
-        return f"python train.py {args.model} --out {out} --resume" + (", on every worker" if multi_worker else "")
+    def resume_hint(multi_worker: bool) -> str | None:
+        if not os.path.isfile(os.path.join(out, "config.json")):
+            return None
+        return f"python train.py {args.model} --out {shlex.quote(out)} --resume" + \
+            (", on every worker" if multi_worker else "")  # quoted: pasted into a shell as it is
 
     return report(train, resume_hint)
