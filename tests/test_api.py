@@ -78,7 +78,7 @@ def test_a_conditional_model_samples_the_labels_asked_for(tmp_path, data_dir):
     assert run.encode(z_same, labels=[2, 2, 2]).shape == (3, 4)
 
 
-def test_evaluate_gives_what_the_command_writes(run, tmp_path, monkeypatch, data_dir):
+def test_evaluate_gives_what_the_command_writes(run, tmp_path, monkeypatch, data_dir, capsys):
     monkeypatch.setenv(classifier_lib.CACHE_ENV, str(tmp_path))
     classifier_lib.train(tfgen.load(run.path).dataset(), epochs=1, verbose=0)
     result = tfgen.load(run.path).evaluate(num_samples=32, k=2)
@@ -86,6 +86,11 @@ def test_evaluate_gives_what_the_command_writes(run, tmp_path, monkeypatch, data
     written = json.loads((run.path / "evaluation.json").read_text())
     assert json.loads(json.dumps(result)) == written
     assert result["likelihood"]["k"] == 2 and result["samples"]["num_samples"] == 32
+    assert "| samples scored (and real test images) | 32 |" in capsys.readouterr().out
+    more = tfgen.load(run.path).evaluate(num_samples=500, k=2)  # more than the 64 test images there are
+    assert more["samples"]["num_samples"] == 64
+    assert "--num-samples 500 is more than the 64 real test images of mnist: scoring 64 samples against 64 test " \
+        "images" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("settings, flags, message", [

@@ -41,6 +41,15 @@ def test_kernel_distance_is_unbiased_near_zero_for_one_distribution_and_large_fo
     assert apart > 100 * max(abs(same), same_se)
 
 
+def test_kernel_distance_of_sets_no_larger_than_a_subset_has_no_standard_error():
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((50, 8)), rng.standard_normal((50, 8)) + 1.0
+    value, se = quality.kernel_distance(a, b, num_subsets=100, subset_size=1000)
+    assert se is None and value > 0  # every subset would be the same 50 rows
+    assert quality.kernel_distance(a, b, num_subsets=100, subset_size=1000, seed=5)[0] == pytest.approx(value)
+    assert quality.kernel_distance(a, b, num_subsets=10, subset_size=40)[1] > 0
+
+
 def test_classifier_score_and_coverage_bounds():
     confident_all = np.eye(10)[np.arange(1000) % 10]
     assert quality.classifier_score(confident_all) == pytest.approx(10.0, rel=1e-6)
@@ -247,10 +256,11 @@ def test_eval_every_and_tensorboard_during_training(tmp_path, data_dir, cache, m
              "eval_every": 2, "tensorboard": True}
     tfgen.train("cond_vae", **flags)
     rows = read_metrics(out)
-    scores = ["frechet_distance", "kernel_distance", "kernel_distance_se", "classifier_score",
-              "real_classifier_score", "class_coverage", "label_accuracy"]
+    scores = ["frechet_distance", "kernel_distance", "classifier_score", "real_classifier_score", "class_coverage",
+              "label_accuracy"]
     assert [bool(r["frechet_distance"]) for r in rows] == [False, True, True]  # epoch 2, and the last
     assert all(np.isfinite(float(rows[1][c])) for c in scores)
+    assert rows[1]["kernel_distance_se"] == ""  # 64 samples against all 64 test images: no subsets to differ
     events = read_events(out / "tensorboard")
     assert {("samples", "samples", e) for e in range(4)} <= events
     assert {("train", "epoch_loss", e) for e in range(3)} <= events

@@ -135,7 +135,7 @@ class SampleScores:
             return {}
         samples = np.asarray(model.sample(self.z, *(() if self.labels is None else (self.labels,))))
         scores = self.score(samples, self.labels)
-        return {name: scores[name] for name in self.names}
+        return {name: scores[name] for name in self.names if scores[name] is not None}  # None: left blank
 
 
 # ----- the per-epoch picture -----

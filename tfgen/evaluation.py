@@ -87,6 +87,9 @@ def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
     classifier = classifier or classifier_lib.load_or_train(run.data_dir, cache)
     result["classifier"] = classifier.info
     n = min(num_samples, len(ds.x_test))
+    if n < num_samples:
+        data_lib.warn(f"--num-samples {num_samples} is more than the {len(ds.x_test)} real test images of "
+                      f"{run.data_name}: scoring {n} samples against {n} test images")
     z, labels = sample_inputs(model, n, seed)
     result["samples"] = sample_scores(generate(model, z, labels), labels, data_lib.to_float(ds.x_test[:n], "unit"),
                                       classifier)

@@ -38,11 +38,13 @@ def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
 
 
 def kernel_distance(a: np.ndarray, b: np.ndarray, num_subsets: int = 100, subset_size: int = 1000,
-                    seed: int = 0) -> tuple[float, float]:
+                    seed: int = 0) -> tuple[float, float | None]:
     """Unbiased squared MMD with the cubic polynomial kernel (as KID), averaged over random subsets.
 
     k(x, y) = (x.y / d + 1)^3. Returns the mean over ``num_subsets`` subsets of
-    ``subset_size`` rows from each set and its standard error.
+    ``subset_size`` rows from each set and its standard error. When both sets
+    are no larger than a subset, every subset would hold the same rows: the
+    estimate is computed once, and it has no standard error (None).
     """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     m = min(subset_size, len(a), len(b))
@@ -50,6 +52,8 @@ def kernel_distance(a: np.ndarray, b: np.ndarray, num_subsets: int = 100, subset
         raise ValueError(f"kernel distance needs at least 2 samples in each set; got {len(a)} and {len(b)}")
     d = a.shape[1]
     rng = np.random.default_rng(seed)
+    if m == len(a) == len(b):
+        num_subsets = 1
     estimates = []
     for _ in range(num_subsets):
         x = a[rng.choice(len(a), m, replace=False)]
@@ -57,7 +61,7 @@ def kernel_distance(a: np.ndarray, b: np.ndarray, num_subsets: int = 100, subset
         k_xx, k_yy, k_xy = ((x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3)
         off_diagonal = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
         estimates.append(off_diagonal - 2.0 * k_xy.mean())
-    return float(np.mean(estimates)), standard_error(np.asarray(estimates))
+    return float(np.mean(estimates)), (standard_error(np.asarray(estimates)) if num_subsets > 1 else None)
 
 
 def standard_error(values: np.ndarray) -> float:

@@ -29,8 +29,10 @@ def table(result: dict) -> str:
                  (f"test IWAE, K={lk['k']} (nats)", f"{lk['iwae']:.2f} ± {lk['iwae_se']:.2f}")]
     if "samples" in result:
         s = result["samples"]
-        rows += [("Fréchet classifier distance", f"{s['frechet_distance']:.3f}"),
-                 ("kernel classifier distance", f"{s['kernel_distance']:.4f} ± {s['kernel_distance_se']:.4f}"),
+        se = f" ± {s['kernel_distance_se']:.4f}" if s["kernel_distance_se"] is not None else ""
+        rows += [("samples scored (and real test images)", f"{s['num_samples']:,}"),
+                 ("Fréchet classifier distance", f"{s['frechet_distance']:.3f}"),
+                 ("kernel classifier distance", f"{s['kernel_distance']:.4f}{se}"),
                  ("classifier score (real test set)",
                   f"{s['classifier_score']:.2f} ({s['real_classifier_score']:.2f})"),
                  ("class coverage", f"{s['class_coverage']:.3f}")]
