@@ -13,7 +13,7 @@ from tfgen.errors import TrainingStopped
 from tfgen.commands import main
 from tfgen.commands.train import build_parser
 
-from conftest import REPO, TRAIN_PY, run_train, train_env
+from conftest import REPO, TRAIN_PY, make_run, run_train, train_env
 
 ALL = ", ".join(registry.names())
 
@@ -260,3 +260,21 @@ def test_a_batch_larger_than_the_training_set_is_said(tmp_path, data_dir, capsys
     plan.lock.release()
     assert "--batch-size 1000 is more than the 256 training images: each epoch is one batch of 256" in \
         capsys.readouterr().err
+
+
+def test_an_out_that_is_not_utf8_is_refused_and_not_created(tmp_path, data_dir, capsys):
+    out = str(tmp_path) + "/caf\udce9"  # the byte 0xe9 on a UTF-8 command line, as Python passes it on
+    assert cli("cvae", "--data-dir", str(data_dir), "--out", out) == 2
+    assert "--out must be a path of UTF-8 characters; got '" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_bad_value_in_config_json_is_named_as_the_files(tmp_path, data_dir, capsys):
+    out = make_run(tmp_path / "run", "cvae", latent_dim=4, data_dir=str(data_dir))
+    doc = json.loads((out / "config.json").read_text())
+    doc["config"]["epochs"] = "3"
+    (out / "config.json").write_text(json.dumps(doc))
+    assert cli("cvae", "--out", str(out), "--resume", "--epochs", "3") == 2
+    err = capsys.readouterr().err
+    assert f"the run configuration {out / 'config.json'} holds a value that is not allowed" in err
+    assert "it was edited or damaged" in err

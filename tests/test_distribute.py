@@ -190,6 +190,12 @@ def test_multi_worker_without_tf_config_is_refused(tmp_path, monkeypatch, capsys
     ('{"cluster": {"worker": ["a:1"]}}', "TF_CONFIG is not a cluster and task"),
     ('{"cluster": {"ps": ["a:1"], "worker": ["b:1"]}, "task": {"type": "worker", "index": 0}}', "only chief, worker"),
     ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 1}}', "is not in its cluster"),
+    ('{"cluster": {"worker": "a:1"}, "task": {"type": "worker", "index": 0}}',
+     "cluster entry 'worker' must be a list of host:port addresses; got 'a:1'"),
+    ('{"cluster": {"worker": ["a:1", "b"]}, "task": {"type": "worker", "index": 0}}',
+     "cluster entry 'worker' must be a list of host:port addresses; got \\['a:1', 'b'\\]"),
+    ('{"cluster": {"worker": [3]}, "task": {"type": "worker", "index": 0}}', "must be a list of host:port"),
+    ('{"cluster": ["a:1"], "task": {"type": "worker", "index": 0}}', "cluster must map task types to lists"),
 ])
 def test_bad_tf_config_names_the_problem(tf_config, message):
     with pytest.raises(ClusterError, match=message):

@@ -100,6 +100,12 @@ class RunConfig:
             raise ConfigError(f"--latent-dim must be at most {MAX_LATENT_DIM:,}; got {self.latent_dim:,}")
         if not self.out:
             raise ConfigError("--out must name a directory")
+        for key in ("out", "data_dir"):
+            try:
+                (getattr(self, key) or "").encode("utf-8")
+            except UnicodeEncodeError:  # undecodable bytes from the command line: config.json could not hold it
+                raise ConfigError(f"{_flag(key)} must be a path of UTF-8 characters; got {getattr(self, key)!r}") \
+                    from None
         check_options(self.model, self.options)
         if self.eval_every is not None and self.dataset not in ("mnist", "mnist-sample"):
             raise ConfigError(f"--eval-every scores MNIST digits with the reference MNIST classifier; {self.model} "
@@ -234,7 +240,11 @@ def from_doc(doc: Any, path: Path) -> RunConfig:
         values = doc["config"]
     except (KeyError, TypeError) as e:
         raise ConfigError(f"cannot read the run configuration {path}: {e}") from None
-    return RunConfig.from_dict(values)
+    try:
+        return RunConfig.from_dict(values)
+    except ConfigError as e:  # its message names a flag; here the value came from the file
+        raise ConfigError(f"the run configuration {path} holds a value that is not allowed (its message for the "
+                          f"flag: {e}); it was edited or damaged") from None
 
 
 def _flag(key: str) -> str:

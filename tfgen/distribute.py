@@ -64,6 +64,13 @@ def task_from_env(environ: dict | None = None) -> Task:
         kind, index = task["type"], int(task["index"])
     except (ValueError, KeyError, TypeError) as e:
         raise ClusterError(f"TF_CONFIG is not a cluster and task ({type(e).__name__}: {e}); {example}") from None
+    if not isinstance(cluster, dict):
+        raise ClusterError(f"TF_CONFIG's cluster must map task types to lists of host:port addresses; got {cluster!r}; "
+                           f"{example}")
+    for job, addresses in cluster.items():
+        if not isinstance(addresses, list) or not all(_is_address(a) for a in addresses):
+            raise ClusterError(f"TF_CONFIG's cluster entry {job!r} must be a list of host:port addresses; got "
+                               f"{addresses!r}; {example}")
     unknown = sorted(set(cluster) - set(TASK_TYPES))
     if unknown or kind not in TASK_TYPES:
         raise ClusterError(f"TF_CONFIG names task types {unknown or [kind]}; multi-worker training knows only "
@@ -71,6 +78,14 @@ def task_from_env(environ: dict | None = None) -> Task:
     if not 0 <= index < len(cluster.get(kind, [])):
         raise ClusterError(f"TF_CONFIG's task {kind} {index} is not in its cluster {cluster}")
     return Task(kind, index, sum(len(cluster.get(t, [])) for t in TASK_TYPES), bool(cluster.get("chief")))
+
+
+def _is_address(value) -> bool:
+    """Whether ``value`` is a ``host:port`` string with a port number."""
+    if not isinstance(value, str):
+        return False
+    host, sep, port = value.rpartition(":")
+    return bool(sep and host and port.isdigit() and 0 < int(port) < 65536)
 
 
 def make_strategy(name: str):
