@@ -179,3 +179,15 @@ def test_checkpoints_are_found_without_their_index_file(three_epochs, tmp_path, 
     assert "ckpt-3.index" in saved and sorted(p.name for p in (out / "checkpoints").glob("ckpt-*.index")) == \
         ["ckpt-3.index", "ckpt-4.index"]  # kept two, as the repaired index says
     assert 'model_checkpoint_path: "ckpt-4"' in state.read_text()
+
+
+@pytest.mark.slow  # its fixture trains
+def test_a_stopped_run_gets_its_final_outputs_without_training_more(three_epochs, tmp_path, data_dir):
+    out = copy_of(three_epochs, tmp_path)
+    for name in ("progress.gif", "loss.png"):
+        (out / name).unlink()
+    shutil.rmtree(out / "saved_model")  # as a run stopped after epoch 3 has them
+    before = (out / "metrics.csv").read_text(), sorted(p.name for p in (out / "checkpoints").iterdir())
+    tfgen.train("cvae", resume=True, **tiny(data_dir, out, epochs=3))  # --resume --epochs 3: the epochs it has
+    assert ((out / "metrics.csv").read_text(), sorted(p.name for p in (out / "checkpoints").iterdir())) == before
+    assert_complete_run(out, 3)
