@@ -191,3 +191,30 @@ def test_a_stopped_run_gets_its_final_outputs_without_training_more(three_epochs
     tfgen.train("cvae", resume=True, **tiny(data_dir, out, epochs=3))  # --resume --epochs 3: the epochs it has
     assert ((out / "metrics.csv").read_text(), sorted(p.name for p in (out / "checkpoints").iterdir())) == before
     assert_complete_run(out, 3)
+
+
+@pytest.mark.slow  # trains twice
+def test_a_full_disk_stops_with_one_line_naming_the_file_and_the_resume_command(tmp_path, data_dir, monkeypatch,
+                                                                               capsys):
+    import errno
+
+    from tfgen import images
+
+    out = tmp_path / "run"
+    write_png = images.write_png
+
+    def full_at_epoch_2(path, image):
+        if path.name == "epoch_0002.png":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        write_png(path, image)
+
+    monkeypatch.setattr(images, "write_png", full_at_epoch_2)
+    args = ["cvae", "--epochs", "3", "--data-dir", str(data_dir), "--out", str(out), *TINY]
+    assert cli(args) == 1
+    err = capsys.readouterr().err
+    assert f"tfgen: error: the disk is full: cannot write {out / 'images' / 'epoch_0002.png'}; free some space, " \
+           f"then continue with: python train.py cvae --out {out} --resume" in err
+    assert "Traceback" not in err
+    monkeypatch.setattr(images, "write_png", write_png)  # space freed
+    assert cli([*args, "--resume"]) == 0
+    assert_complete_run(out, 3)

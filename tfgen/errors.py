@@ -6,6 +6,7 @@
   Exit status 128 + the signal's number.
 - :class:`NonFiniteLossError`: training produced a NaN or infinite loss. Exit status 1.
 - :class:`ClusterLostError`: another worker of a multi-worker cluster stopped. Exit status 1.
+- :class:`DiskFullError`: the disk filled up while the run was written. Exit status 1.
 
 The last three carry what a caller needs to say how to go on (the newest
 checkpoint kept).
@@ -54,3 +55,11 @@ class NonFiniteLossError(TfgenError, RuntimeError):
 
 class ClusterLostError(TfgenError, RuntimeError):
     """Another worker of a multi-worker cluster stopped or cannot be reached."""
+
+
+class DiskFullError(TfgenError, OSError):
+    """The disk holding the run is full; what was being written is named, and the finished epochs are kept."""
+
+    def __init__(self, path):
+        super().__init__(f"the disk is full: cannot write {path}")
+        self.path = path

@@ -191,7 +191,10 @@ def create(run_dir: Path) -> None:
     """
     try:
         (run_dir / "images").mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=run_dir / "images").close()
+        with tempfile.TemporaryFile(dir=run_dir / "images") as probe:  # some bytes: a full disk fails here too
+            probe.write(b"\0" * 65536)
+            probe.flush()
+            os.fsync(probe.fileno())
     except OSError as e:
         raise RunDirError(f"cannot create or write to the run directory {run_dir}: {e}") from None
 

@@ -12,6 +12,7 @@ join, into a scratch directory deleted at the end.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import shutil
 import sys
 import tempfile
@@ -21,7 +22,7 @@ from typing import Any, Sequence
 from tfgen import data as data_lib
 from tfgen import distribute, rundir
 from tfgen.config import ConfigError, RunConfig
-from tfgen.errors import ClusterLostError, NonFiniteLossError, TrainingStopped
+from tfgen.errors import ClusterLostError, DiskFullError, NonFiniteLossError, TrainingStopped
 from tfgen.version import __version__
 
 
@@ -77,6 +78,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False, datase
         tfgen.errors.TrainingStopped: SIGINT or SIGTERM stopped training between steps.
         tfgen.errors.NonFiniteLossError: a loss became NaN or infinite.
         tfgen.errors.ClusterLostError: another worker of a multi-worker cluster stopped.
+        tfgen.errors.DiskFullError: the disk filled up; the finished epochs are kept.
     """
     import tensorflow as tf
 
@@ -101,6 +103,14 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False, datase
             raise
         raise ClusterLostError(f"another worker of the cluster stopped or cannot be reached ({type(e).__name__})") \
             from None
+    except OSError as e:  # Python's own writes: PNGs, metrics.csv, the GIF, config.json
+        if e.errno != errno.ENOSPC:
+            raise
+        raise DiskFullError(e.filename or config.run_dir) from None
+    except tf.errors.OpError as e:  # TensorFlow's writes: checkpoints, the SavedModel, TensorBoard
+        if "No space left on device" not in str(e):
+            raise
+        raise DiskFullError(config.run_dir) from None
 
 
 def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume: bool, overwrite: bool,

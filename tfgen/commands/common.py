@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Callable
 
-from tfgen.errors import BadInputError, ClusterLostError, NonFiniteLossError, TrainingStopped
+from tfgen.errors import BadInputError, ClusterLostError, DiskFullError, NonFiniteLossError, TrainingStopped
 
 BAD_INPUT = 2
 
@@ -28,7 +28,7 @@ def error(message: str) -> None:
 def report(action: Callable[[], object], resume_hint: Callable[[bool], str | None] | None = None) -> int:
     """Runs ``action`` and returns the command's exit status, turning the library's exceptions into one message each.
 
-    Bad input: 2. A non-finite loss or a lost cluster member: 1. A signal: 128
+    Bad input: 2. A non-finite loss, a full disk or a lost cluster member: 1. A signal: 128
     + its number. ``resume_hint(multi_worker)`` (training only) gives the
     command that continues a stopped run, None when there is no run yet; it
     is printed once, however the run stopped.
@@ -43,6 +43,10 @@ def report(action: Callable[[], object], resume_hint: Callable[[bool], str | Non
         kept = f"the last good checkpoint is {e.checkpoint}" if e.checkpoint else \
             "no epoch finished, so there is no checkpoint"
         error(f"training stopped: {e}; {kept}. Try a lower --lr in a new run (--overwrite or another --out).")
+        return 1
+    except DiskFullError as e:
+        hint = resume_hint(False) if resume_hint else None
+        error(f"{e}; free some space, then " + (f"continue with: {hint}" if hint else "run the command again"))
         return 1
     except ClusterLostError as e:
         error(f"{e}; its output says why. Once training has started, continue with the same command and --resume "
