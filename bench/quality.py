@@ -32,7 +32,7 @@ from PIL import Image  # noqa: E402
 import tfgen  # noqa: E402
 from tfgen import classifier as classifier_lib  # noqa: E402
 from tfgen import config as config_lib  # noqa: E402
-from tfgen import evaluation, images, registry  # noqa: E402
+from tfgen import data, evaluation, images, registry  # noqa: E402
 from tfgen.files import write_text  # noqa: E402
 from tfgen.rundir import png_path, read_metrics  # noqa: E402
 
@@ -94,15 +94,16 @@ def reusable_evaluation(run_dir: Path, args: argparse.Namespace) -> dict | None:
     if not path.is_file() or path.stat().st_mtime < (run_dir / "checkpoints" / "checkpoint").stat().st_mtime:
         return None
     result = json.loads(path.read_text())
-    clf = classifier_info()
+    clf = classifier_info(args.data_dir)
     same_classifier = "classifier" not in result or result["classifier"] == clf
     if result.get("settings") == {"num_samples": args.num_samples, "k": args.k} and same_classifier:
         return result
     return None
 
 
-def classifier_info() -> dict | None:
-    path = classifier_lib.classifier_dir() / "info.json"
+def classifier_info(data_dir: str | None) -> dict | None:
+    """The cached classifier of the full MNIST in ``data_dir`` (what the image models were trained on)."""
+    path = classifier_lib.classifier_dir(data.load("mnist", data_dir)) / "info.json"
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -164,7 +165,7 @@ def main() -> int:
         gallery(run_dir, name, Path(args.gallery), result["epochs"])
         lines.append(row(name, run_dir, result))
         print(f"{name}: evaluated in {time.perf_counter() - start:.0f} s", flush=True)
-    clf = classifier_info()
+    clf = classifier_info(args.data_dir)
     table = "\n".join([HEADER, *lines]) + "\n\n" + gallery_table(names, Path(args.gallery), Path(args.table)) + (
         f"\n\nReference classifier: test accuracy {clf['test_accuracy']:.2%} on {clf['dataset']} "
         f"({clf['source']}). Scores on {args.num_samples:,} samples against as many real test images; "

