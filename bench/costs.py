@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """What a run costs beyond its training steps, and whether that stays flat as runs grow.
 
-    python bench/costs.py --data-dir ../shared/data
+    python bench/costs.py --data-dir DIR
+
+DIR is a folder holding the full MNIST's ``mnist.npz``.
 
 Each part runs real ``train.py`` runs (``tfgen.train``) in a process of its own
 and prints a Markdown table:

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Every model trained (or reused) on real MNIST, evaluated the same way, in one Markdown table.
 
-    python bench/quality.py --data-dir ../shared/data
+    python bench/quality.py --data-dir DIR
+
+DIR is a folder holding the full MNIST's ``mnist.npz``.
 
 For each model, ``--runs/MODEL-mnist`` (the toy GAN: ``MODEL-ring``) is reused
 when it holds a finished run of that model, else trained there with

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Training images/s of one model on 1 and on 2 replicas (the same global batch).
 
-    python bench/scaling.py --data-dir ../shared/data [--model cvae] [--replicas 1,2] [--workers 2]
+    python bench/scaling.py --data-dir DIR [--model cvae] [--replicas 1,2] [--workers 2]
+
+DIR is a folder holding the full MNIST's ``mnist.npz``.
 
 Replicas are GPUs where there are enough of them, else logical CPU devices
 (on a CPU-only machine both replicas share the same cores, so this measures

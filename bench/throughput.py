@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Training and evaluation throughput: every model, and the cvae against the tutorial's own loops.
 
-    python bench/throughput.py --data-dir ../shared/data
-    python bench/throughput.py --data-dir ../shared/data --models cvae,gan --batch-size 256 --precision mixed_bfloat16
-    python bench/throughput.py --data-dir ../shared/data --spe-sweep 1,10,25
+    python bench/throughput.py --data-dir DIR
+    python bench/throughput.py --data-dir DIR --models cvae,gan --batch-size 256 --precision mixed_bfloat16
+    python bench/throughput.py --data-dir DIR --spe-sweep 1,10,25
+
+DIR is a folder holding the full MNIST's ``mnist.npz``.
 
 Prints two Markdown tables (each model is measured in a process of its own, so
 its peak memory is its own):

@@ -1,6 +1,6 @@
 """The TensorFlow tutorial's convolutional VAE as the tutorial wrote it (the baseline of ``bench/throughput.py``).
 
-Ported line for line from ``../shared/seeds/003_52fd863f0d1925d6.txt``; the only
+Ported line for line from the TensorFlow tutorial "Convolutional Variational Autoencoder"; the only
 changes are Keras 3 spellings (``InputLayer(shape=...)``) and ``reparameterize``
 using the dynamic batch size so that the compiled step takes any batch.
 """

@@ -218,3 +218,17 @@ def test_a_full_disk_stops_with_one_line_naming_the_file_and_the_resume_command(
     monkeypatch.setattr(images, "write_png", write_png)  # space freed
     assert cli([*args, "--resume"]) == 0
     assert_complete_run(out, 3)
+
+
+@pytest.mark.slow  # its fixture trains
+def test_evaluate_and_explore_read_the_checkpoint_before_a_truncated_newest_one(three_epochs, tmp_path, capsys):
+    from tfgen.commands import explore
+
+    out = copy_of(three_epochs, tmp_path)
+    newest = next((out / "checkpoints").glob("ckpt-3.data-*"))
+    newest.write_bytes(newest.read_bytes()[:100])  # as a crash or a full disk would leave it
+    assert tfgen.load(out).epochs == 2
+    assert explore.main(["reconstruct", str(out), "--n", "4"]) == 0
+    err = capsys.readouterr().err
+    assert "cannot read checkpoint" in err and "ckpt-3" in err and "trying the one before" in err
+    assert (out / "explore" / "reconstruct_4.png").is_file()
