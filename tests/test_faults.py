@@ -53,7 +53,7 @@ def resume_and_check(out, data_dir, epochs):
 
 
 def test_sigkill_mid_run_resumes_every_epoch_once_and_only_extends(tmp_path, data_dir):
-    out, epochs = tmp_path / "run", 40
+    out, epochs = tmp_path / "run", 15
     # Kill as soon as epoch 2's checkpoint exists: mid-way through a later epoch.
     signal_when(start_train(out, data_dir, epochs), checkpoint_written(out, 2), signal.SIGKILL)
     finished_before = len(read_rows(out))
@@ -77,7 +77,7 @@ def test_sigkill_mid_run_resumes_every_epoch_once_and_only_extends(tmp_path, dat
 
 @pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_sigterm_and_sigint_stop_between_steps_and_say_how_to_resume(tmp_path, data_dir, sig, status):
-    out, epochs = tmp_path / "run", 40
+    out, epochs = tmp_path / "run", 15
     code, stderr = signal_when(start_train(out, data_dir, epochs), checkpoint_written(out, 2), sig)
     assert code == status, stderr[-3000:]
     assert f"stopped by {signal.Signals(sig).name}" in stderr
