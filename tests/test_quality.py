@@ -140,6 +140,7 @@ def cache(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow  # its fixture trains a classifier
 def test_classifier_is_saved_with_its_accuracy_and_never_silently_retrained(cache, capsys):
     info = json.loads((classifier_lib.classifier_dir(synthetic_mnist(), cache) / "info.json").read_text())
     assert info["test_accuracy"] > 0.95 and info["train_images"] == 2000
