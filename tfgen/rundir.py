@@ -257,6 +257,15 @@ def reconcile(run_dir: Path, epoch: int, repair: bool = True) -> tuple[list[str]
     Raises:
         RunDirError: what cannot be repaired: an unreadable metrics.csv, or epochs up to ``epoch`` without a row.
     """
+    repairs = _reconcile_metrics(run_dir, epoch, repair)
+    if not repair:
+        return [], []
+    grid_repairs, redraw = _reconcile_grids(run_dir, epoch)
+    return repairs + grid_repairs, redraw
+
+
+def _reconcile_metrics(run_dir: Path, epoch: int, repair: bool) -> list[str]:
+    """:func:`reconcile` for metrics.csv: what it repaired (nothing when not ``repair``)."""
     from tfgen.files import write_text
 
     repairs: list[str] = []
@@ -288,7 +297,7 @@ def reconcile(run_dir: Path, epoch: int, repair: bool = True) -> tuple[list[str]
                           f"no row for epoch {', '.join(map(str, missing))}, which cannot be redone; start again with "
                           "--overwrite")
     if not repair:
-        return [], []
+        return []
     if torn or later or repeated:
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerows([header, *(rows[e] for e in sorted(rows))])
@@ -296,9 +305,14 @@ def reconcile(run_dir: Path, epoch: int, repair: bool = True) -> tuple[list[str]
         repairs += [f"dropped {torn} metrics.csv row(s) torn by a crash"] if torn else []
         repairs += [f"dropped the metrics.csv row(s) of epoch {_numbers(later)}, after the checkpoint"] if later else []
         repairs += [f"dropped repeated metrics.csv row(s) of epoch {_numbers(repeated)}"] if repeated else []
+    return repairs
 
+
+def _reconcile_grids(run_dir: Path, epoch: int) -> tuple[list[str], list[int]]:
+    """:func:`reconcile` for images/: what it repaired, and the epochs whose grid must be redrawn."""
     from tfgen.images import read_png
 
+    repairs: list[str] = []
     after = sorted(int(p.stem[6:]) for p in (run_dir / "images").glob("epoch_*.png")
                    if p.stem[6:].isdigit() and int(p.stem[6:]) > epoch)
     for e in after:

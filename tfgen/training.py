@@ -170,7 +170,6 @@ def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume:
 def train(plan: Plan) -> None:
     """Trains ``plan.config.model`` from its first unfinished epoch; every output goes to ``plan.out``."""
     import keras
-    import tensorflow as tf
 
     from tfgen import callbacks as cb
     from tfgen import precision
@@ -200,21 +199,7 @@ def train(plan: Plan) -> None:
     if plan.resuming:
         plan.say(f"resuming {plan.run_dir} after epoch {initial_epoch} of {config.epochs}")
 
-    for split, labels in (("training", dataset.y_train), ("test", dataset.y_test)):
-        dropped = data_lib.too_small_for_replicas(len(labels), config.batch_size, replicas)
-        if dropped:
-            data_lib.warn(f"the {split} set's last batch of {dropped} cannot be split across {replicas} replicas "
-                          f"and is left out each epoch; a --batch-size that divides {len(labels)} keeps it")
-    # Each epoch's order comes from the seed and the epoch's number, set as the epoch begins: a resumed run
-    # reads every epoch in the order an uninterrupted one does (tfgen.data.pipeline).
-    with tf.device("/cpu:0"):
-        epoch = tf.Variable(initial_epoch, dtype=tf.int64, trainable=False)
-    number_epochs = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: epoch.assign(e))
-    train_data = data_lib.pipeline(dataset.x_train, dataset.y_train, config.batch_size, model.input_range,
-                                   shuffle=True, seed=config.seed, replicas=replicas, epoch=epoch)
-    test_data = data_lib.pipeline(dataset.x_test, dataset.y_test, config.batch_size, model.input_range,
-                                  shuffle=False, replicas=replicas)
-
+    train_data, test_data, number_epochs = pipelines(plan, model.input_range, initial_epoch)
     outputs = cb.EpochOutputs(plan.out, picture=picture(config, model, dataset),
                               scorers=scorers(config, model, dataset), loss_names=model.loss_names,
                               checkpoints=checkpoints, num_train=len(dataset.x_train), initial_epoch=initial_epoch,
@@ -240,6 +225,32 @@ def train(plan: Plan) -> None:
             e.multi_worker = plan.task is not None
         raise
     plan.say(f"finished {config.epochs} epochs; outputs in {plan.run_dir}")
+
+
+def pipelines(plan: Plan, input_range: str, initial_epoch: int):
+    """The training and test pipelines, and the callback that numbers the training pipeline's epochs.
+
+    Each epoch's order comes from the seed and the epoch's number, set as the
+    epoch begins: a resumed run reads every epoch in the order an uninterrupted
+    one does (``tfgen.data.pipeline``).
+    """
+    import keras
+    import tensorflow as tf
+
+    config, dataset, replicas = plan.config, plan.dataset, plan.strategy.num_replicas_in_sync
+    for split, labels in (("training", dataset.y_train), ("test", dataset.y_test)):
+        dropped = data_lib.too_small_for_replicas(len(labels), config.batch_size, replicas)
+        if dropped:
+            data_lib.warn(f"the {split} set's last batch of {dropped} cannot be split across {replicas} replicas "
+                          f"and is left out each epoch; a --batch-size that divides {len(labels)} keeps it")
+    with tf.device("/cpu:0"):
+        epoch = tf.Variable(initial_epoch, dtype=tf.int64, trainable=False)
+    number_epochs = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: epoch.assign(e))
+    train_data = data_lib.pipeline(dataset.x_train, dataset.y_train, config.batch_size, input_range, shuffle=True,
+                                   seed=config.seed, replicas=replicas, epoch=epoch)
+    test_data = data_lib.pipeline(dataset.x_test, dataset.y_test, config.batch_size, input_range, shuffle=False,
+                                  replicas=replicas)
+    return train_data, test_data, number_epochs
 
 
 def cluster_role(plan: Plan) -> str:
