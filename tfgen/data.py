@@ -166,8 +166,8 @@ def _check_npz_sizes(path: Path) -> None:
     """Refuses an npz whose arrays claim more data than they hold, before NumPy allocates it.
 
     Raises:
-        DataError: naming the array, its claimed shape and the bytes it holds.
-        ValueError: a member whose .npy header is malformed (NumPy's message).
+        DataError: an array whose header is malformed, or that claims more bytes than it holds, named.
+        ValueError: a member that does not start as an .npy file does (NumPy's message).
     """
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():

@@ -60,10 +60,11 @@ def checked_inputs(name: str, fn, signature: list):
         checks = []
         for spec, value in zip(signature, args):
             shape = tf.shape(value)
+            padded = tf.pad(shape, [[0, len(spec.shape)]])  # so a lower rank still has every axis to compare
             ok = tf.equal(tf.size(shape), len(spec.shape))
             for axis, size in enumerate(spec.shape):
                 if size is not None:
-                    ok = tf.logical_and(ok, tf.reduce_all(tf.equal(tf.pad(shape, [[0, len(spec.shape)]])[axis], size)))
+                    ok = tf.logical_and(ok, tf.equal(padded[axis], size))
             checks.append(tf.debugging.Assert(ok, [f"{name}: {spec.name} must have shape {shape_text(spec)}; got",
                                                    shape], summarize=8))
         with tf.control_dependencies(checks):

@@ -19,19 +19,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     # The suffix stays last so that writers which pick a format by extension still work.
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    _remove(tmp)
+    remove(tmp)
     try:
         yield tmp
         if tmp.is_dir() and path.exists():
             old = path.with_name(f".{path.name}.old")
-            _remove(old)
+            remove(old)
             os.replace(path, old)
             os.replace(tmp, path)
-            _remove(old)
+            remove(old)
         else:
             os.replace(tmp, path)
     finally:
-        _remove(tmp)
+        remove(tmp)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -40,7 +40,8 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
-def _remove(path: Path) -> None:
+def remove(path: Path) -> None:
+    """Deletes a file, a link or a whole directory, if there is one."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():

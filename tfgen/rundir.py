@@ -113,15 +113,11 @@ def is_unstarted(contents: list[Path]) -> bool:
 
 def clear(run_dir: Path) -> None:
     """Deletes everything in a run directory but its lock (``--overwrite``)."""
-    import shutil
+    from tfgen.files import remove
 
     for path in run_dir.iterdir():
-        if path.name == LOCK_FILE:
-            continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+        if path.name != LOCK_FILE:
+            remove(path)
 
 
 class RunLock:
@@ -135,8 +131,8 @@ class RunLock:
 
     def __init__(self, run_dir: Path):
         self.run_dir = run_dir
-        self.created = not run_dir.exists()  # the directory, or at least the lock file
-        self.created_file = self.created or not (run_dir / LOCK_FILE).exists()
+        self.created = not run_dir.exists()  # the directory itself
+        self.created_file = self.created or not (run_dir / LOCK_FILE).exists()  # at least the lock file
         self.file = None
 
     def acquire(self) -> "RunLock":
@@ -147,8 +143,6 @@ class RunLock:
         """
         import fcntl
 
-        if self.run_dir.exists() and not self.run_dir.is_dir():
-            raise RunDirError(f"--out {self.run_dir} is a file, not a directory")
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.file = open(self.run_dir / LOCK_FILE, "a+")

@@ -10,14 +10,10 @@ from typing import Sequence
 
 from tfgen import config as config_lib
 from tfgen import registry
+from tfgen.api import SETTINGS
 from tfgen.commands.common import quiet_tensorflow, report
 from tfgen.distribute import STRATEGIES
 from tfgen.precision import PRECISIONS
-
-# Flags that are tfgen.train()'s settings of the same name.
-SETTING_FLAGS = ("epochs", "batch_size", "latent_dim", "lr", "dataset", "data_dir", "train_size", "out", "seed",
-                 "precision", "strategy", "eval_every", "jit_compile", "tensorboard")
-
 
 def build_parser(prog: str = "train.py") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -107,7 +103,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "train.py") -> int:
             parser.error(f"unknown model {args.model!r}; choose one of: {', '.join(registry.names())}")
         options = config_lib.parse_options(args.option) if args.option else {}
         config_lib.check_options(args.model, options)  # before they become keywords beside the settings
-        settings = {key: getattr(args, key) for key in SETTING_FLAGS}
+        settings = {key: getattr(args, key) for key in SETTINGS}  # the flags are tfgen.train's settings
         tfgen.train(args.model, resume=args.resume, overwrite=args.overwrite, **settings, **options)
 
     def resume_hint(multi_worker: bool) -> str | None:
