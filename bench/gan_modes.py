@@ -23,7 +23,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tfgen import config as config_lib  # noqa: E402
-from tfgen import data, metrics, registry  # noqa: E402
+from tfgen import data, metrics, options, registry  # noqa: E402
 
 
 def main() -> int:
@@ -35,7 +35,7 @@ def main() -> int:
     parser.add_argument("--every", type=int, default=50, help="report every N epochs")
     parser.add_argument("--batch-size", type=int, default=defaults["batch_size"])
     parser.add_argument("--lr", type=float, default=defaults["lr"])
-    parser.add_argument("--pack", default="1", choices=registry.get("gan").options["pack"],
+    parser.add_argument("--pack", type=int, default=1, choices=options.of(registry.get("gan"))["pack"].type,
                         help="D judges packs of this many samples (--option pack)")
     args = parser.parse_args()
     cls = registry.get("gan")

@@ -43,7 +43,7 @@ GALLERY_FRAMES = 12
 
 
 def run_dir_for(runs: Path, name: str) -> Path:
-    return runs / (f"{name}-ring" if registry.get(name).data_kind == "points" else f"{name}-mnist")
+    return runs / (f"{name}-ring" if registry.get(name).has("points") else f"{name}-mnist")
 
 
 def finished(run_dir: Path, name: str, epochs: int | None) -> bool:
@@ -57,7 +57,7 @@ def finished(run_dir: Path, name: str, epochs: int | None) -> bool:
 
 def train(run_dir: Path, name: str, data_dir: str, epochs: int | None) -> None:
     args = [sys.executable, str(REPO / "train.py"), name, "--out", str(run_dir)]
-    if registry.get(name).data_kind == "images":
+    if not registry.get(name).has("points"):
         args += ["--data-dir", data_dir]
     if epochs:
         args += ["--epochs", str(epochs)]
@@ -160,7 +160,7 @@ def main() -> int:
         start = time.perf_counter()
         result = reusable_evaluation(run_dir, args)
         if result is None:
-            data_dir = None if registry.get(name).data_kind == "points" else args.data_dir
+            data_dir = None if registry.get(name).has("points") else args.data_dir
             result = evaluation.evaluate(tfgen.load(run_dir, data_dir), args.num_samples, args.k)
             result["settings"] = {"num_samples": args.num_samples, "k": args.k}
             write_text(run_dir / "evaluation.json", json.dumps(result, indent=2) + "\n")

@@ -64,3 +64,36 @@ def make_run(out: Path, model: str, **settings) -> Path:
     built.compile()
     rundir.Checkpoints(rundir.checkpoint_dir(cfg.run_dir), built, built.named_optimizers()).save(1)
     return cfg.run_dir
+
+
+# ----- helpers of the model tests (tests/test_models.py and tests/models/) -----
+
+def build_model(name: str, latent_dim: int = 8, seed: int = 1, **options):
+    """A compiled ``name`` model with a small latent and learning rate 1e-3."""
+    from tfgen import registry
+
+    model = registry.get(name)(latent_dim=latent_dim, learning_rate=1e-3, seed=seed, **options)
+    model.compile()
+    return model
+
+
+def model_batch(model, n: int = 8):
+    """One training batch ``(x, labels)`` of ``n`` examples in the model's input range."""
+    import tensorflow as tf
+
+    from tfgen import data
+
+    if model.has("points"):
+        ds = data.make_points("ring", seed=0, num_train=n, num_test=1)
+        return tf.constant(ds.x_train), tf.constant(ds.y_train.astype(np.int32))
+    arrays = make_arrays(num_train=n, num_test=1)
+    return (tf.constant(data.to_float(arrays["x_train"], model.input_range)),
+            tf.constant(arrays["y_train"].astype(np.int32)))
+
+
+def body(net, activation: str = "linear") -> list:
+    """The network's layers before its output layer, checked to be tfgen.precision.float32_output(activation)."""
+    *layers, out = net.layers
+    assert type(out).__name__ == "Activation" and out.dtype_policy.name == "float32"
+    assert out.activation.__name__ == activation
+    return layers

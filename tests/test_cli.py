@@ -48,9 +48,12 @@ def cli(*args):
         (["cvae", "--latent-dim", "1000000000"], "--latent-dim must be at most 10,000; got 1,000,000,000"),
         (["cvae", "--epochs", "three"], "argument --epochs: invalid int value: 'three'"),
         (["cvae", "--resume", "--overwrite"], "--resume and --overwrite exclude each other"),
-        (["cvae", "--option", "fake_draw=onehot"], "model 'cvae' has no option 'fake_draw'; its options: none"),
+        (["cvae", "--option", "fake_draw=onehot"], "model 'cvae' has no option 'fake_draw'; its options: filters"),
         (["cvae_gan", "--option", "fake_draws=onehot"],
-         "model 'cvae_gan' has no option 'fake_draws'; its options: fake_draw, recon_weighting"),
+         "model 'cvae_gan' has no option 'fake_draws'; its options: filters, fake_draw, recon_weighting"),
+        (["gan", "--option", "pack=3"], "--option pack='3' is not allowed; choose one of: 1, 2, 4"),
+        (["vae", "--option", "hidden=1.5"], "--option hidden='1.5' is not allowed; it takes an integer at least 2"),
+        (["ae", "--option", "momentum=2"], "--option momentum='2' is not allowed; it takes a finite number from 0 to 1"),
         (["cvae_gan", "--option", "fake_draw=uniform"],
          "--option fake_draw='uniform' is not allowed; choose one of: onehot, reference"),
         (["cvae_gan", "--option", "fake_draw"], "--option takes NAME=VALUE; got 'fake_draw'"),
@@ -144,8 +147,25 @@ def test_list_shows_every_model_with_its_defaults(capsys):
     cvae = next(line for line in lines if line.startswith("cvae "))
     assert "epochs 100, batch 100, latent 50, lr 0.0001" in cvae
     after = lines[lines.index(next(line for line in lines if line.startswith("cvae_gan "))) + 1:]
-    assert after[0].split() == ["--option", "fake_draw=onehot|reference", "(default", "onehot)"]
-    assert after[1].split() == ["--option", "recon_weighting=sum|reference", "(default", "sum)"]
+    assert after[0].split() == ["--option", "filters=INT", "(at", "least", "1)", "(default", "16)"]
+    assert after[1].split() == ["--option", "fake_draw=onehot|reference", "(default", "onehot)"]
+    assert after[2].split() == ["--option", "recon_weighting=sum|reference", "(default", "sum)"]
+    gan = lines[lines.index(next(line for line in lines if line.startswith("gan "))) + 1:]
+    assert [line.split()[1] for line in gan[:3]] == ["hidden=INT", "pack=1|2|4", "beta_1=FLOAT"]
+
+
+def test_options_take_their_types_and_old_string_values_still_load():
+    from tfgen import config
+
+    cfg = config.resolve("gan", {"options": {"pack": "2", "beta_1": "0.25", "hidden": 64}})
+    assert cfg.options == {"hidden": 64, "pack": 2, "beta_1": 0.25}
+    assert type(cfg.options["beta_1"]) is float
+    # A config.json written before options were typed holds strings ("pack": "1"): it reads back typed.
+    old = config.from_doc({"config": {**cfg.to_dict(), "options": {"pack": "1"}}}, "config.json")
+    assert old.options == {"pack": 1}
+    assert config.resolve("ae", {"options": {"momentum": 0}}).options["momentum"] == 0.0
+    with pytest.raises(ValueError, match="--option momentum=True is not allowed; it takes a finite number from 0 to 1"):
+        config.resolve("ae", {"options": {"momentum": True}})
 
 
 @pytest.mark.slow  # trains four times
@@ -155,9 +175,9 @@ def test_options_are_recorded_with_their_defaults_and_fixed_on_resume(tmp_path, 
     out = tmp_path / "run"
     run = tfgen.train("cvae_gan", epochs=1, batch_size=64, data_dir=str(data_dir), out=str(out), train_size=64,
                       fake_draw="reference", verbose=0)
-    assert run.config["options"] == {"fake_draw": "reference", "recon_weighting": "sum"}
+    assert run.config["options"] == {"filters": 16, "fake_draw": "reference", "recon_weighting": "sum"}
     saved = json.loads((out / "config.json").read_text())["config"]["options"]
-    assert saved == {"fake_draw": "reference", "recon_weighting": "sum"}
+    assert saved == {"filters": 16, "fake_draw": "reference", "recon_weighting": "sum"}
     # Naming the same value again is fine; changing an option is refused.
     assert cli("cvae_gan", "--out", str(out), "--resume", "--epochs", "1", "--option", "fake_draw=reference") == 0
     assert cli("cvae_gan", "--out", str(out), "--resume", "--epochs", "2", "--option", "recon_weighting=reference") == 2

@@ -48,7 +48,7 @@ def exported(tmp_path_factory):
     for name in registry.names():
         model = registry.get(name)(latent_dim=6, learning_rate=1e-3, seed=0)
         model.compile()
-        if model.data_kind == "points":
+        if model.has("points"):
             ds = make_points("ring", seed=0, num_train=16, num_test=1)
             x, y = ds.x_train, ds.y_train
         else:
@@ -60,7 +60,7 @@ def exported(tmp_path_factory):
         export_saved_model(model, folder / "saved_model")
         z = np.random.default_rng(0).standard_normal((7, 6)).astype(np.float32)
         label = np.arange(7, dtype=np.int32) % 10
-        extra = {"generate/label": np.ones(1)} if model.conditional else {}
+        extra = {"generate/label": np.ones(1)} if model.has("conditional") else {}
         np.savez(folder / "inputs.npz", z=z, images=x[:7], label=label, **extra)
         models[name] = (model, folder, z, x[:7], label)
     script = root / "load.py"
@@ -77,9 +77,9 @@ def exported(tmp_path_factory):
 def test_saved_model_matches_the_model_without_tfgen(exported, name):
     model, folder, z, x, label, signatures, got = exported[name]
     assert not list(folder.glob(".saved_model*"))  # written to a temporary name, then renamed
-    labels = (tf.constant(label),) if model.conditional else ()
+    labels = (tf.constant(label),) if model.has("conditional") else ()
     expected = model.sample(tf.constant(z), *labels).numpy()
-    output = "points" if model.data_kind == "points" else "images"
+    output = "points" if model.has("points") else "images"
     assert got[f"generate/{output}"].shape == expected.shape
     np.testing.assert_allclose(got[f"generate/{output}"], expected, atol=1e-5)
     np.testing.assert_allclose(got["generate_fn"], expected, atol=1e-5)

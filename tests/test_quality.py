@@ -187,7 +187,7 @@ def test_evaluate_writes_what_applies_to_the_model(tmp_path, data_dir, cache, mo
     monkeypatch.setenv(classifier_lib.CACHE_ENV, str(cache))
     out = tmp_path / name
     flags = {"epochs": 1, "batch_size": 64, "latent_dim": 4, "out": str(out), "verbose": 0}
-    if registry.get(name).data_kind == "images":
+    if not registry.get(name).has("points"):
         flags["data_dir"] = str(data_dir)
     tfgen.train(name, **flags)
     assert evaluate.main([str(out), "--num-samples", "64", "--k", "3"]) == 0
@@ -198,14 +198,14 @@ def test_evaluate_writes_what_applies_to_the_model(tmp_path, data_dir, cache, mo
     if name == "gan":
         assert set(result) >= {"modes"} and result["modes"]["num_modes"] == 8 and "modes covered" in printed
         return
-    assert ("likelihood" in result) == getattr(model, "has_posterior", False)
+    assert ("likelihood" in result) == model.has("likelihood")
     if "likelihood" in result:
         lk = result["likelihood"]
         assert lk["k"] == 3 and lk["images"] == 64 and lk["iwae"] >= lk["elbo"] - 3 * lk["elbo_se"]
-        assert lk["conditional"] == model.conditional
+        assert lk["conditional"] == model.has("conditional")
     s = result["samples"]
     assert s["num_samples"] == 64 and np.isfinite(s["frechet_distance"]) and 0 <= s["class_coverage"] <= 1
-    assert ("label_accuracy" in s) == model.conditional
+    assert ("label_accuracy" in s) == model.has("conditional")
     assert result["classifier"]["dataset"] == "mnist" and "classifier test accuracy" in printed
 
 

@@ -60,7 +60,7 @@ def train(model: str, *, resume: bool = False, overwrite: bool = False, verbose:
     from tfgen import training
 
     flags = {key: settings.pop(key, None) for key in SETTINGS}
-    flags["options"] = {name: str(value) for name, value in settings.items()} or None
+    flags["options"] = settings or None
     config = config_lib.for_training(model, flags, resume)
     training.run(config, resume=resume, overwrite=overwrite, callbacks=callbacks, verbose=verbose)
     return Run(config.run_dir)
@@ -159,7 +159,7 @@ class Run:
         from tfgen.evaluation import generate, sample_inputs
 
         z, default = sample_inputs(self.model, n, seed)
-        if labels is not None and not self.model.conditional:
+        if labels is not None and not self.model.has("conditional"):
             raise config_lib.ConfigError(f"model {self.settings.model!r} takes no labels")
         labels = default if labels is None else np.asarray(labels, dtype=np.int32).reshape(n)
         return generate(self.model, z, labels)
@@ -171,14 +171,14 @@ class Run:
         as ``sample`` returns them. A conditional model also takes their labels.
         """
         model = self.model
-        if not hasattr(model, "latent_mean"):
+        if not model.has("encoder"):
             raise config_lib.ConfigError(f"model {self.settings.model!r} has no encoder")
-        if model.conditional and labels is None:
+        if model.has("conditional") and labels is None:
             raise config_lib.ConfigError(f"model {self.settings.model!r} is conditional: pass the images' labels")
         x = np.asarray(images)
         x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
         x = data_lib.from_unit(x[..., None] if x.ndim == 3 else x, model.input_range)
-        args = (np.asarray(labels, dtype=np.int32),) if model.conditional else ()
+        args = (np.asarray(labels, dtype=np.int32),) if model.has("conditional") else ()
         return np.asarray(model.latent_mean(x, *args))
 
     def evaluate(self, num_samples: int = 10_000, k: int = 100, seed: int = 0) -> dict:

@@ -7,7 +7,7 @@ grid (and its TensorBoard image), the checkpoint; and at the end the GIF,
 steps when asked to by a signal. Keras's own callbacks (progress bar,
 TensorBoard scalars) run beside them.
 
-They rely only on the model contract (``sample``, ``grid_inputs``,
+They rely only on the model contract (``sample``, ``preview``,
 ``export_functions``, ``loss_names``), never on a model's internals.
 """
 
@@ -136,39 +136,6 @@ class SampleScores:
         samples = np.asarray(model.sample(self.z, *(() if self.labels is None else (self.labels,))))
         scores = self.score(samples, self.labels)
         return {name: scores[name] for name in self.names if scores[name] is not None}  # None: left blank
-
-
-# ----- the per-epoch picture -----
-
-class SampleGrid:
-    """``images/epoch_NNNN.png``: the model's samples for one fixed input batch, tiled."""
-
-    def __init__(self, inputs: dict[str, np.ndarray], grid_shape: tuple[int, int]):
-        self.inputs, self.grid_shape = inputs, grid_shape
-
-    def __call__(self, model, epoch: int) -> np.ndarray:
-        return images.tile(np.asarray(model.sample(**self.inputs)), *self.grid_shape)
-
-
-class PointScatter:
-    """The 2-D GAN's picture: real and generated points over D's decision surface.
-
-    The axes are fixed from the real points, so the frames line up in the GIF.
-    """
-
-    def __init__(self, inputs: dict[str, np.ndarray], real: np.ndarray, mesh: int = 80):
-        self.inputs, self.real = inputs, real
-        low, high = real.min(axis=0), real.max(axis=0)
-        pad = 0.25 * (high - low).max()
-        self.limits = (low[0] - pad, high[0] + pad, low[1] - pad, high[1] + pad)
-        xs, ys = np.meshgrid(np.linspace(*self.limits[:2], mesh), np.linspace(*self.limits[2:], mesh))
-        self.mesh = (xs, ys, np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32))
-
-    def __call__(self, model, epoch: int) -> np.ndarray:
-        fake = np.asarray(model.sample(**self.inputs))
-        xs, ys, points = self.mesh
-        probability = np.asarray(model.discriminate(points)).reshape(xs.shape)
-        return images.scatter_frame(self.real, fake, self.limits, (xs, ys, probability), f"epoch {epoch}")
 
 
 # ----- metrics.csv -----

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tfgen import options as options_lib
 from tfgen import registry, rundir
 from tfgen.data import IMAGE_DATASETS, POINT_DATASETS
 from tfgen.distribute import STRATEGIES
@@ -50,8 +51,8 @@ class RunConfig:
         eval_every: add the classifier scores of 1,000 samples to metrics.csv
             every N epochs (and after the last); None means never.
         tensorboard: also write TensorBoard logs under ``RUN_DIR/tensorboard/``.
-        options: the model's own choices (``--option NAME=VALUE``), each one of
-            the values its class lists in ``options``.
+        options: the model's own choices (``--option NAME=VALUE``): keyword
+            arguments of its constructor, each of its annotated type (``tfgen.options``).
     """
 
     model: str
@@ -74,7 +75,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             _check_type(f.name, getattr(self, f.name), f.type)
-        registry.get(self.model)  # raises with the list of valid names
+        cls = registry.get(self.model)  # raises with the list of valid names
         for key in ("epochs", "batch_size", "latent_dim"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{_flag(key)} must be a positive integer; got {getattr(self, key)}")
@@ -85,7 +86,7 @@ class RunConfig:
             raise ConfigError(f"--lr must be a positive, finite number; got {self.lr}")
         if self.dataset not in DATASETS:
             raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
-        kind = registry.get(self.model).data_kind
+        kind = "points" if cls.has("points") else "images"
         fitting = POINT_DATASETS if kind == "points" else IMAGE_DATASETS
         if self.dataset not in fitting:
             raise ConfigError(f"model {self.model!r} trains on {kind}, not on {self.dataset!r}; "
@@ -106,7 +107,7 @@ class RunConfig:
             except UnicodeEncodeError:  # undecodable bytes from the command line: config.json could not hold it
                 raise ConfigError(f"{_flag(key)} must be a path of UTF-8 characters; got {getattr(self, key)!r}") \
                     from None
-        check_options(self.model, self.options)
+        object.__setattr__(self, "options", options_lib.parse(self.model, cls, self.options))  # typed
         if self.eval_every is not None and self.dataset not in ("mnist", "mnist-sample"):
             raise ConfigError(f"--eval-every scores MNIST digits with the reference MNIST classifier; {self.model} "
                               f"on {self.dataset} has no such scores (the toy GAN logs its mode metrics every epoch)")
@@ -166,9 +167,9 @@ def resolve(model: str, flags: dict[str, Any]) -> RunConfig:
     return RunConfig.from_dict(values)
 
 
-def model_options(model: str) -> dict[str, str]:
-    """The model's options with their defaults (the first allowed value of each)."""
-    return {name: allowed[0] for name, allowed in registry.get(model).options.items()}
+def model_options(model: str) -> dict[str, Any]:
+    """The model's options with their defaults."""
+    return options_lib.defaults(registry.get(model))
 
 
 def parse_options(pairs: list[str]) -> dict[str, str]:
@@ -182,15 +183,10 @@ def parse_options(pairs: list[str]) -> dict[str, str]:
     return options
 
 
-def check_options(model: str, options: dict) -> None:
-    """Refuses an option the model does not have, or a value it does not allow, naming what it allows."""
-    allowed = registry.get(model).options
-    for name, value in options.items():
-        if name not in allowed:
-            names = ", ".join(allowed) if allowed else "none"
-            raise ConfigError(f"model {model!r} has no option {name!r}; its options: {names}")
-        if value not in allowed[name]:
-            raise ConfigError(f"--option {name}={value!r} is not allowed; choose one of: {', '.join(allowed[name])}")
+def check_options(model: str, options: dict) -> dict[str, Any]:
+    """``options`` converted to their types; refuses an option the model does not have, or a value its type does
+    not allow, naming what is allowed."""
+    return options_lib.parse(model, registry.get(model), options)
 
 
 def for_training(model: str, flags: dict[str, Any], resume: bool = False) -> RunConfig:
@@ -205,6 +201,8 @@ def for_training(model: str, flags: dict[str, Any], resume: bool = False) -> Run
             resumed run (model, latent size, data, ...), naming the flag and both values.
     """
     config = resolve(model, flags)
+    if flags.get("options"):  # typed, to compare with the resumed run's
+        flags = {**flags, "options": check_options(model, flags["options"])}
     path = rundir.config_path(config.run_dir)
     if not (resume and path.is_file()):
         return config

@@ -30,7 +30,7 @@ MNIST_SETS = ("mnist", "mnist-sample")
 def sample_inputs(model, n: int, seed) -> tuple[np.ndarray, np.ndarray | None]:
     """``n`` codes z ~ N(0, I) drawn from ``seed``, and for conditional models each digit equally often."""
     z = np.random.default_rng(seed).standard_normal((n, model.latent_dim)).astype(np.float32)
-    labels = (np.arange(n) % 10).astype(np.int32) if model.conditional else None
+    labels = (np.arange(n) % 10).astype(np.int32) if model.has("conditional") else None
     return z, labels
 
 
@@ -68,7 +68,7 @@ def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
     result: dict = {"model": run.config["model"], "run_dir": str(run.path), "epochs": run.epochs,
                     "dataset": run.data_name}
     ds = run.dataset()
-    if model.data_kind == "points":
+    if model.has("points"):
         if ds.modes is None:
             result["note"] = f"{run.data_name} has no modes: only ring and grid have mode metrics"
             return result
@@ -76,11 +76,11 @@ def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
         result["modes"] = {**metrics.mode_coverage(np.asarray(model.sample(z)), ds.modes, ds.mode_std),
                            "num_modes": len(ds.modes), "num_samples": num_samples}
         return result
-    if getattr(model, "has_posterior", False):
+    if model.has("likelihood"):
+        conditional = model.has("conditional")
         x = data_lib.to_float(ds.x_test, "binarized")
-        result["likelihood"] = {**quality.likelihood(model, x, ds.y_test if model.conditional else None, k,
-                                                     seed=seed),
-                                "images": len(x), "conditional": model.conditional}
+        result["likelihood"] = {**quality.likelihood(model, x, ds.y_test if conditional else None, k, seed=seed),
+                                "images": len(x), "conditional": conditional}
     if run.data_name not in MNIST_SETS:
         result["note"] = f"classifier scores need MNIST digits; this run trained on {run.data_name}"
         return result

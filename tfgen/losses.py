@@ -31,7 +31,6 @@ def bernoulli_log_likelihood(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     return -tf.reduce_sum(cross_ent, axis=tf.range(1, tf.rank(x)))
 
 
-
 def squared_error(x: tf.Tensor, x_hat: tf.Tensor) -> tf.Tensor:
     """Squared error between images, summed over every non-batch axis (the pixels), one value per example.
 
@@ -64,3 +63,77 @@ def bce_with_logits(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     as PyTorch's ``BCELoss`` on sigmoid outputs, but stable when |logits| is large.
     """
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+
+
+def vae_objective(x: tf.Tensor, x_hat: tf.Tensor, mean: tf.Tensor, logvar: tf.Tensor,
+                  kl_weight: float = 1.0) -> dict[str, tf.Tensor]:
+    """The VAE loss: squared error + ``kl_weight`` * KL(q(z|x) || N(0, I)), both averaged over the batch.
+
+    The squared error is summed over pixels and the KL over latent dimensions
+    (:func:`squared_error`, :func:`gaussian_kl`), then each is a mean over the
+    examples. Returns ``loss``, ``reconstruction`` and ``kl`` (scalars);
+    ``kl_weight`` 1 is the ELBO's weighting, above 1 a beta-VAE's.
+    """
+    reconstruction = tf.reduce_mean(squared_error(x, x_hat))
+    kl = tf.reduce_mean(gaussian_kl(mean, logvar))
+    return {"loss": reconstruction + kl_weight * kl, "reconstruction": reconstruction, "kl": kl}
+
+
+# ----- adversarial objectives: every D output is a logit (or a critic's score), shape (N, 1) or (N,) -----
+
+def minimax_discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
+    """D's side of the minimax game, -mean(log D(x)) - mean(log(1 - D(G(z)))), from logits.
+
+    Each term is a mean over its own examples (:func:`bce_with_logits`); one scalar.
+    """
+    return bce_with_logits(tf.ones_like(real_logits), real_logits) + \
+        bce_with_logits(tf.zeros_like(fake_logits), fake_logits)
+
+
+def minimax_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """G's side of the minimax game, mean(log(1 - D(G(z)))), from logits: -mean(softplus(l)).
+
+    A mean over the examples; one scalar. It saturates (vanishing gradient) when
+    D rejects the fakes confidently, which is why GANs train G with
+    :func:`non_saturating_generator_loss` instead.
+    """
+    return -tf.reduce_mean(tf.nn.softplus(fake_logits))
+
+
+def non_saturating_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """G's non-saturating loss -mean(log D(G(z))), from logits: mean(softplus(-l)).
+
+    A mean over the examples (:func:`bce_with_logits` with target 1); one scalar.
+    """
+    return bce_with_logits(tf.ones_like(fake_logits), fake_logits)
+
+
+def wasserstein_critic_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:
+    """The critic's loss mean(D(G(z))) - mean(D(x)): minus its estimate of the Wasserstein distance.
+
+    Each mean over its own examples; one scalar.
+    """
+    return tf.reduce_mean(fake_scores) - tf.reduce_mean(real_scores)
+
+
+def wasserstein_generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:
+    """The generator's Wasserstein loss -mean(D(G(z))), a mean over the examples; one scalar."""
+    return -tf.reduce_mean(fake_scores)
+
+
+def interpolate(real: tf.Tensor, fake: tf.Tensor, epsilon: tf.Tensor) -> tf.Tensor:
+    """Points on the lines between real and fake samples: epsilon * real + (1 - epsilon) * fake.
+
+    ``epsilon`` holds one weight per example, shaped to broadcast (for images (N, 1, 1, 1)).
+    """
+    return epsilon * real + (1.0 - epsilon) * fake
+
+
+def gradient_penalty(gradients: tf.Tensor) -> tf.Tensor:
+    """WGAN-GP's penalty mean((||g||_2 - 1)^2) on the critic's gradients at :func:`interpolate`'s points.
+
+    The norm is over every non-batch axis (one per example), then a mean over
+    the examples; one scalar (Gulrajani et al. 2017, eq. 3, without the weight).
+    """
+    norms = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=tf.range(1, tf.rank(gradients))))
+    return tf.reduce_mean(tf.square(norms - 1.0))

@@ -99,13 +99,13 @@ def log_importance_weights(model, x: tf.Tensor, labels: tf.Tensor | None, k: int
     ``x`` is binarized; p(x | z) is the decoder's Bernoulli over pixels; for a
     conditional model every term is conditioned on the label.
     """
-    label_args = (labels,) if model.conditional else ()
+    label_args = (labels,) if model.has("conditional") else ()
     mean, logvar = model.encode(x, *label_args)
     n, d = tf.shape(mean)[0], tf.shape(mean)[1]
     eps = rng.normal(tf.stack([n, k, d]))
     z = mean[:, None, :] + eps * tf.exp(0.5 * logvar)[:, None, :]  # (N, K, D)
     z_flat = tf.reshape(z, (-1, d))
-    repeated = (tf.repeat(labels, k),) if model.conditional else ()
+    repeated = (tf.repeat(labels, k),) if model.has("conditional") else ()
     logits = model.decoder_logits(z_flat, *repeated)
     x_rep = tf.repeat(x, k, axis=0)
     log_px_z = tf.reshape(bernoulli_log_likelihood(x_rep, logits), (n, k))

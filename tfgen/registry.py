@@ -1,39 +1,49 @@
 """Model registry: CLI name -> model class.
 
-Models register themselves with :func:`register`, so adding a model is one new
-file in ``tfgen/models/``; nothing keeps a hand-written list that could drift.
+Every module in ``tfgen/models/`` is imported on first use, and each model
+class registers itself with :func:`register` under its module's name, so
+adding a model is one new file in ``tfgen/models/``: no list to keep, and the
+file name is the model's name.
 """
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+import importlib
+import pkgutil
+from typing import TypeVar
 
 _MODELS: dict[str, type] = {}
+_loaded = False
 
 T = TypeVar("T", bound=type)
 
 
-def register(name: str) -> Callable[[T], T]:
-    """Class decorator that registers a model class under ``name``."""
-
-    def decorator(cls: T) -> T:
-        if name in _MODELS and _MODELS[name] is not cls:
-            raise ValueError(f"model name {name!r} is already registered by {_MODELS[name].__name__}")
-        cls.registry_name = name
-        _MODELS[name] = cls
-        return cls
-
-    return decorator
+def register(cls: T) -> T:
+    """Class decorator: registers a model class under the name of the module that defines it."""
+    name = cls.__module__.rsplit(".", 1)[-1]
+    if name in _MODELS and _MODELS[name].__qualname__ != cls.__qualname__:
+        raise ValueError(f"module {cls.__module__} registers two models, {_MODELS[name].__name__} and "
+                         f"{cls.__name__}; a model file defines one")
+    cls.registry_name = name
+    _MODELS[name] = cls
+    return cls
 
 
-def _load_builtin_models() -> None:
-    # Importing the package runs every model module's @register.
-    import tfgen.models  # noqa: F401
+def _load_models() -> None:
+    """Imports every module of the ``tfgen.models`` package once (each registers its model)."""
+    global _loaded
+    if _loaded:
+        return
+    import tfgen.models
+
+    for module in pkgutil.iter_modules(tfgen.models.__path__):
+        importlib.import_module(f"tfgen.models.{module.name}")
+    _loaded = True
 
 
 def names() -> list[str]:
     """Sorted names of every registered model."""
-    _load_builtin_models()
+    _load_models()
     return sorted(_MODELS)
 
 
@@ -43,7 +53,7 @@ def get(name: str) -> type:
     Raises:
         ValueError: if no model has that name; the message lists the valid names.
     """
-    _load_builtin_models()
+    _load_models()
     try:
         return _MODELS[name]
     except KeyError:

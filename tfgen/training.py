@@ -263,12 +263,9 @@ def cluster_role(plan: Plan) -> str:
 
 
 def picture(config: RunConfig, model, dataset: data_lib.Dataset):
-    """The per-epoch picture: a grid of samples for fixed inputs, or for points a scatter over D's surface."""
-    from tfgen import callbacks as cb
-
-    if model.data_kind == "points":
-        return cb.PointScatter(model.grid_inputs(config.seed), dataset.x_test)
-    return cb.SampleGrid(model.grid_inputs(config.seed), model.grid_shape)
+    """The per-epoch picture: the model's ``preview`` of inputs fixed once from the run's seed."""
+    inputs = model.preview_inputs(config.seed, dataset.x_test)
+    return lambda model, epoch: model.preview(inputs, epoch)
 
 
 def scorers(config: RunConfig, model, dataset: data_lib.Dataset) -> list:

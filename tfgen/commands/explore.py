@@ -32,7 +32,7 @@ class ExploreError(BadInputError):
 
 
 def require_encoder(run: Run, command: str) -> None:
-    if not hasattr(run.model, "latent_mean"):
+    if not run.model.has("encoder"):
         raise ExploreError(f"{command} needs a model with an encoder; {run.settings.model!r} has none")
 
 
@@ -44,7 +44,7 @@ def test_data(run: Run) -> tuple[np.ndarray, np.ndarray]:
 
 def labels_arg(run: Run, labels) -> tuple:
     """``(labels,)`` for a conditional model, else ``()``: the optional argument of sample/encode."""
-    return (np.asarray(labels),) if run.model.conditional else ()
+    return (np.asarray(labels),) if run.model.has("conditional") else ()
 
 
 def output(run: Run, name: str) -> Path:
@@ -144,7 +144,7 @@ def latent_map(run: Run, args: argparse.Namespace) -> None:
     labels = labels_arg(run, np.full(len(z), args.label, dtype=np.int32))
     manifold = images.tile(np.asarray(run.model.sample(z, *labels)), n, n, pad=0, scale=2)
     save(output(run, "latent_manifold.png"), manifold)
-    if hasattr(run.model, "latent_mean"):
+    if run.model.has("encoder"):
         x, y = test_data(run)
         plot_scatter(encode_all(run, x, y), y, output(run, "latent_scatter.png"))
 
@@ -170,9 +170,11 @@ def reconstruct(run: Run, args: argparse.Namespace) -> None:
 
 
 def compare(run: Run, args: argparse.Namespace) -> None:
-    """Samples of this run beside samples of another run (by default ae beside vae), in one PNG."""
-    default = "vae" if run.settings.model == "ae" else "ae"
-    other_dir = Path(args.other) if args.other else run.path.parent / default
+    """Samples of this run beside samples of another run (by default its model's counterpart), in one PNG."""
+    counterpart = run.model.counterpart
+    if args.other is None and counterpart is None:
+        raise ExploreError(f"model {run.settings.model!r} names no counterpart to compare with; pass --with RUN_DIR")
+    other_dir = Path(args.other) if args.other else run.path.parent / counterpart
     if not other_dir.exists():
         raise ExploreError(f"no run to compare with at {other_dir}; pass --with RUN_DIR")
     other = tfgen.load(other_dir)
@@ -193,7 +195,7 @@ def compare(run: Run, args: argparse.Namespace) -> None:
 
 def conditional_grid(run: Run, args: argparse.Namespace) -> None:
     """Conditional models: one row per digit 0-9, one column per code z."""
-    if not run.model.conditional:
+    if not run.model.has("conditional"):
         raise ExploreError(f"conditional-grid needs a conditional model; {run.settings.model!r} takes no labels")
     z = np.random.default_rng(args.seed).standard_normal((args.columns, run.model.latent_dim)).astype(np.float32)
     z = np.tile(z, (10, 1))
@@ -242,9 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", type=int, default=0, choices=range(10), help="digit for conditional models")
     p = command("reconstruct", "test images above their reconstructions")
     p.add_argument("--n", type=positive, default=16, help="number of test images (default 16)")
-    p = command("compare", "samples of this run beside samples of another run (ae beside vae by default)")
+    p = command("compare", "samples of this run beside samples of another run")
     p.add_argument("--with", dest="other", metavar="OTHER_RUN",
-                   help="the other run directory (default: the sibling run named vae for an ae run, else ae)")
+                   help="the other run directory (default: the sibling run named after the model's counterpart, "
+                   "which train.py --list shows)")
     p.add_argument("--n", type=positive, default=64, help="samples per side (default 64)")
     p = command("conditional-grid", "conditional models: rows are digits 0-9, columns are codes")
     p.add_argument("--columns", type=positive, default=10, help="codes per row (default 10)")

@@ -9,6 +9,7 @@ import sys
 from typing import Sequence
 
 from tfgen import config as config_lib
+from tfgen import options as options_lib
 from tfgen import registry
 from tfgen.api import SETTINGS
 from tfgen.commands.common import quiet_tensorflow, report
@@ -77,10 +78,10 @@ def describe_models() -> str:
         d = config_lib.model_defaults(name)
         dataset = f", dataset {d['dataset']}" if "dataset" in d else ""
         xla = ", XLA" if cls.default_jit_compile else ""
+        counterpart = f", compared with {cls.counterpart}" if cls.counterpart else ""
         lines.append(f"{name:<10} {summary} (epochs {d['epochs']}, batch {d['batch_size']}, "
-                     f"latent {d['latent_dim']}, lr {d['lr']:g}{dataset}{xla})")
-        lines += [f"{'':<10}   --option {option}={'|'.join(values)} (default {values[0]})"
-                  for option, values in cls.options.items()]
+                     f"latent {d['latent_dim']}, lr {d['lr']:g}{dataset}{xla}{counterpart})")
+        lines += [f"{'':<10}   --option {option.usage()}" for option in options_lib.of(cls).values()]
     return "\n".join(lines)
 
 

@@ -1,3 +1,1 @@
-"""Every model module; importing this package registers them all."""
-
-from tfgen.models import ae, cgan, cond_vae, conv_vae, cvae, cvae_gan, dcgan, gan, noise_vae, vae  # noqa: F401
+"""The models, one per module, each named after its file (``tfgen.registry`` imports them all)."""

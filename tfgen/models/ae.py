@@ -16,26 +16,31 @@ codes of the current encoder without an extra pass over the data.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import keras
 import tensorflow as tf
 
 from tfgen.losses import squared_error
 from tfgen.models.vae import VAE
+from tfgen.options import Range
 from tfgen.registry import register
 
 
-@register("ae")
+@register
 class AE(VAE):
     """Plain autoencoder (the vae's networks, deterministic code); samples from a Gaussian fitted to its codes."""
 
     loss_names = ("loss", "reconstruction")
-    momentum = 0.99
-    has_posterior = False  # a deterministic code: no q(z|x), so no ELBO
+    capabilities = frozenset({"encoder"})  # a deterministic code: no q(z|x), so no ELBO
+    counterpart = "vae"
 
-    def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None, **kwargs: Any):
-        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
+    def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None,
+                 hidden: Annotated[int, Range(2)] = 512, momentum: Annotated[float, Range(0, 1)] = 0.99,
+                 **kwargs: Any):
+        """``hidden`` as the ``vae``'s; ``momentum``: of the running code statistics."""
+        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, hidden=hidden, **kwargs)
+        self.momentum = momentum
         self.code_mean = self.add_weight(shape=(latent_dim,), initializer="zeros", trainable=False,
                                          name="code_mean", aggregation="mean")
         self.code_std = self.add_weight(shape=(latent_dim,), initializer="ones", trainable=False,
@@ -43,7 +48,7 @@ class AE(VAE):
 
     def build_heads(self) -> None:
         self.code_head = keras.layers.Dense(self.latent_dim, name="code", dtype="float32")
-        self.code_head.build((None, self.hidden[-1]))
+        self.code_head.build((None, self.hidden // 2))
 
     def encode(self, images, labels=None, training=False):
         """The deterministic code (not a distribution)."""

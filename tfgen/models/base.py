@@ -1,38 +1,80 @@
-"""The shared base of every tfgen model (the model contract)."""
+"""The shared base of every tfgen model (the model contract).
+
+A model is one file in ``tfgen/models/`` whose class, decorated with
+``@register``, subclasses :class:`GenerativeModel` (or one of its families
+here). The contract, declared once and queried one way:
+
+- options: the typed keyword arguments of the constructor (``tfgen.options``);
+  ``get_config`` returns all of them;
+- capabilities: ``capabilities``, asked with :meth:`GenerativeModel.has`;
+- training: :meth:`GenerativeModel.updates` declares each network with its
+  optimizer and loss, and the base builds the optimizers, their checkpoint
+  names and the one generic ``train_step`` from it;
+- outputs: ``sample`` (images in [0, 1]), ``preview`` (the per-epoch picture)
+  and ``export_functions`` (the SavedModel's signatures).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar
+import dataclasses
+from typing import Any, Callable, ClassVar, Literal
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import images
 from tfgen.distribute import in_multi_worker_mode
-from tfgen.losses import bce_with_logits
+from tfgen.losses import minimax_discriminator_loss, non_saturating_generator_loss
 
 NUM_CLASSES = 10
 LABEL_SPEC = tf.TensorSpec([None], tf.int32, name="label")
 
+Capability = Literal["conditional", "encoder", "likelihood", "points"]
+CAPABILITIES: tuple[str, ...] = Capability.__args__  # type: ignore[attr-defined]
+
+
+@dataclasses.dataclass(frozen=True)
+class Update:
+    """One network (or group of networks) trained by one loss with its own optimizer, declared once.
+
+    Attributes:
+        name: the optimizer's stable name in checkpoints; ``optimizer`` is the
+            one Keras knows (every model has it).
+        loss: the key of the scalar this update minimises.
+        compute: ``compute(batch, training, **shared)`` -> named scalars,
+            ``loss`` among them (``shared``: :meth:`GenerativeModel.shared_draws`).
+        optimizer: makes the optimizer.
+        networks: the model attributes holding the layers it trains; empty: every trainable variable.
+        repeat: updates per training step, each on its own share of the batch
+            (a Wasserstein critic's steps per generator step).
+    """
+
+    name: str
+    loss: str
+    compute: Callable[..., dict[str, tf.Tensor]]
+    optimizer: Callable[[], keras.optimizers.Optimizer]
+    networks: tuple[str, ...] = ()
+    repeat: int = 1
+
 
 class GenerativeModel(keras.Model):
-    """Base class: one objective, compiled train/test steps, metric trackers.
+    """Base class: declared updates, one generic train step, test step, metric trackers, preview.
 
-    A subclass defines its networks in ``__init__``, the objective in
+    A subclass builds its networks in ``__init__`` (every option a typed
+    keyword argument stored under its own name), defines the objective in
     :meth:`compute_losses` (a dict of named scalars whose ``"loss"`` is
-    minimised), :meth:`sample`, and the functions it exports. Single-optimizer
-    models get ``train_step`` from here; adversarial models override it.
+    minimised) or, with several networks, declares them in :meth:`updates`,
+    and defines :meth:`sample`.
 
     Class attributes:
-        registry_name: the CLI name, set by ``@register``.
-        loss_names: the scalars ``compute_losses`` returns, in display order.
-        train_defaults: the model's default ``epochs`` and ``batch_size``.
-        input_range: value range of the training images (see ``tfgen.data.to_float``).
+        registry_name: the CLI name, set by ``@register`` (the module's name).
+        capabilities: what the model can do beyond sampling (see :meth:`has`).
+        loss_names: the scalars the losses return, in display order.
+        train_defaults: the model's default ``epochs`` and ``batch_size`` (and ``dataset``).
+        input_range: value range of the training data (see ``tfgen.data.to_float``).
         grid_shape: rows and columns of the per-epoch sample grid.
-        conditional: whether the model takes digit labels (then ``sample`` needs them).
-        data_kind: ``images`` (28x28 digits) or ``points`` (2-D toy sets).
-        options: the model's own choices, name -> allowed values (the first is
-            the default); each is a constructor keyword, set with ``--option``.
+        counterpart: the model this one is judged against (``explore compare``'s default), if any.
         default_steps_per_execution: training steps per call into the compiled
             loop under ``fit()``, chosen per model from ``bench/throughput.py --spe-sweep``.
         default_jit_compile: whether ``train.py`` compiles with XLA unless told
@@ -40,13 +82,12 @@ class GenerativeModel(keras.Model):
     """
 
     registry_name: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[str]] = frozenset()
     loss_names: ClassVar[tuple[str, ...]] = ("loss",)
-    train_defaults: ClassVar[dict[str, int]] = {"epochs": 10, "batch_size": 64}
+    train_defaults: ClassVar[dict[str, Any]] = {"epochs": 10, "batch_size": 64}
     input_range: ClassVar[str] = "unit"
     grid_shape: ClassVar[tuple[int, int]] = (4, 4)
-    conditional: ClassVar[bool] = False
-    data_kind: ClassVar[str] = "images"
-    options: ClassVar[dict[str, tuple[str, ...]]] = {}
+    counterpart: ClassVar[str | None] = None
     default_steps_per_execution: ClassVar[int] = 1
     default_jit_compile: ClassVar[bool] = False
 
@@ -58,11 +99,28 @@ class GenerativeModel(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
 
+    @classmethod
+    def has(cls, capability: Capability) -> bool:
+        """Whether the model has ``capability``:
+
+        - ``conditional``: it takes digit labels (``sample``, ``encode`` and the exports need them);
+        - ``encoder``: ``encode``, ``latent_mean``, ``decode_latent``, ``reconstruct``, ``encode_outputs``;
+        - ``likelihood``: a Gaussian posterior from ``encode`` and ``decoder_logits`` (an ELBO);
+        - ``points``: it generates 2-D points, not images.
+        """
+        if capability not in CAPABILITIES:
+            raise ValueError(f"unknown capability {capability!r}; choose one of: {', '.join(CAPABILITIES)}")
+        return capability in cls.capabilities
+
     # ----- the objective and sampling: subclasses define these -----
 
     def compute_losses(self, batch: tuple[tf.Tensor, tf.Tensor], training: bool = False) -> dict[str, tf.Tensor]:
-        """Named scalar losses of one batch ``(images, labels)``; ``"loss"`` is minimised."""
-        raise NotImplementedError
+        """Every named scalar loss of one batch ``(images, labels)``, on fresh random draws.
+
+        A single-network model defines its objective here (``"loss"`` is
+        minimised); by default it is every declared update's terms in turn.
+        """
+        return {name: value for update in self.updates() for name, value in update.compute(batch, training).items()}
 
     def sample(self, z: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
         """Images in [0, 1], shape (N, 28, 28, 1), fully determined by the inputs."""
@@ -71,66 +129,106 @@ class GenerativeModel(keras.Model):
     def export_functions(self) -> dict[str, tuple[Callable, list[tf.TensorSpec]]]:
         """Name -> (function returning a dict of named tensors, input signature) to export."""
         z_spec = tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")
-        if self.conditional:
+        if self.has("conditional"):
             return {"generate": (lambda z, label: {"images": self.sample(z, checked_labels(label))},
                                  [z_spec, LABEL_SPEC])}
         return {"generate": (lambda z: {"images": self.sample(z)}, [z_spec])}
 
-    def grid_inputs(self, seed: int) -> dict[str, np.ndarray]:
-        """The fixed inputs of the per-epoch sample grid, drawn once from ``seed``.
+    # ----- the per-epoch picture -----
+
+    def preview_inputs(self, seed: int, real: np.ndarray) -> dict[str, Any]:
+        """The fixed inputs of every epoch's :meth:`preview`, drawn once from ``seed`` (``real``: test data).
 
         Conditional models get one row per digit 0-9, each row decoding the
         same fixed codes, so a column shows one style across the digits.
         """
         rows, cols = self.grid_shape
         rng = np.random.default_rng(seed)
-        if self.conditional:
+        if self.has("conditional"):
             z = np.tile(rng.standard_normal((cols, self.latent_dim)), (rows, 1))
             return {"z": z.astype(np.float32), "labels": np.repeat(np.arange(rows, dtype=np.int32), cols)}
         return {"z": rng.standard_normal((rows * cols, self.latent_dim)).astype(np.float32)}
 
-    # ----- Keras plumbing shared by every model -----
+    def preview(self, inputs: dict[str, Any], epoch: int) -> np.ndarray:
+        """The picture of the model after ``epoch`` (an RGB or grey uint8 array): its samples, tiled."""
+        return images.tile(np.asarray(self.sample(**inputs)), *self.grid_shape)
+
+    # ----- training: declared updates, one generic step -----
 
     def make_optimizer(self) -> keras.optimizers.Optimizer:
-        """The optimizer of a single-optimizer model."""
+        """The optimizer of each update unless it declares another: Adam at the model's learning rate."""
         return keras.optimizers.Adam(self.learning_rate)
 
-    def new_optimizer(self) -> keras.optimizers.Optimizer:
-        """A fresh :meth:`make_optimizer`, with dynamic loss scaling when the model computes in float16."""
-        optimizer = self.make_optimizer()
-        if self.dtype_policy.name == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        return optimizer
+    def updates(self) -> tuple[Update, ...]:
+        """The networks trained each step, in order, each with its loss and optimizer.
+
+        The default is one update of every trainable variable minimising
+        ``compute_losses``'s ``"loss"``.
+        """
+        return (Update("optimizer", "loss", self.compute_losses, self.make_optimizer),)
+
+    def shared_draws(self, batch, training: bool = False) -> dict[str, Any]:
+        """Random draws every update of one step shares (passed to each ``compute`` as keywords); none by default."""
+        return {}
 
     def compile(self, jit_compile: bool | None = None, steps_per_execution: int | None = None) -> None:  # type: ignore[override]
-        """Compiles with the model's own optimizer(s), each built for its own variables.
+        """Compiles with one optimizer per declared update, each built for its own variables.
 
         ``jit_compile`` and ``steps_per_execution`` default to the model's own
         measured choices (``default_jit_compile``, ``default_steps_per_execution``).
         """
-        super().compile(optimizer=self.new_optimizer(),
+        updates = self.updates()
+        self.update_optimizers = {update.name: self.new_optimizer(update.optimizer) for update in updates}
+        super().compile(optimizer=self.update_optimizers["optimizer"],
                         jit_compile=self.default_jit_compile if jit_compile is None else jit_compile,
                         steps_per_execution=steps_per_execution or self.default_steps_per_execution)
-        for optimizer, variables in self.optimizer_variables():
-            optimizer.build(variables)
+        for update in updates:
+            self.update_optimizers[update.name].build(self.variables_of(update))
 
-    def optimizer_variables(self) -> list[tuple[keras.optimizers.Optimizer, list]]:
-        """Each optimizer with the variables it updates (adversarial models: one pair per network)."""
-        return [(self.optimizer, self.trainable_variables)]
+    def new_optimizer(self, make: Callable[[], keras.optimizers.Optimizer]) -> keras.optimizers.Optimizer:
+        """``make()``, with dynamic loss scaling when the model computes in float16."""
+        optimizer = make()
+        if self.dtype_policy.name == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
+
+    def variables_of(self, update: Update) -> list:
+        """The trainable variables ``update`` changes."""
+        if not update.networks:
+            return self.trainable_variables
+        return [v for name in update.networks for v in getattr(self, name).trainable_variables]
 
     def named_optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
-        """Every optimizer by a stable name, for checkpoints (``optimizer`` is the one Keras knows)."""
-        return {"optimizer": self.optimizer}
+        """Every optimizer by its stable name, for checkpoints (after ``compile``)."""
+        return dict(self.update_optimizers)
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
         return list(self.trackers.values())
 
     def train_step(self, data):
-        with tf.GradientTape() as tape:
-            losses = self.compute_losses(data, training=True)
-        apply_gradients(tape, losses["loss"], self.trainable_variables, self.optimizer)
-        return self.update_trackers(losses, data)
+        """Every declared update in order, each on its own variables with its own optimizer.
+
+        One persistent tape records the step, so an update may differentiate
+        through the shared draws (a GAN's generator through the fakes its
+        discriminator just learned on); each gradient is taken with recording
+        paused. An update with ``repeat`` N runs N times, each on its own share
+        of the batch, and logs the mean of its N losses.
+        """
+        logs = {}
+        with tf.GradientTape(persistent=True) as tape:
+            shared = self.shared_draws(data, training=True)
+            for update in self.updates():
+                results = []
+                for part in batch_shares(data, update.repeat):
+                    losses = update.compute(part, True, **shared)
+                    with tape.stop_recording():
+                        apply_gradients(tape, losses[update.loss], self.variables_of(update),
+                                        self.update_optimizers[update.name])
+                    results.append(losses)
+                logs.update({name: tf.add_n([r[name] for r in results]) / len(results) if len(results) > 1
+                             else results[0][name] for name in results[0]})
+        return self.update_trackers(logs, data)
 
     def test_step(self, data):
         return self.update_trackers(self.compute_losses(data, training=False), data)
@@ -157,7 +255,24 @@ class GenerativeModel(keras.Model):
         return
 
     def get_config(self) -> dict[str, Any]:
-        return {"latent_dim": self.latent_dim, "learning_rate": self.learning_rate, "seed": self.seed}
+        """Every constructor argument: the run's settings and each option (stored under its own name)."""
+        from tfgen import options
+
+        return {"latent_dim": self.latent_dim, "learning_rate": self.learning_rate, "seed": self.seed,
+                **{name: getattr(self, name) for name in options.of(type(self))}}
+
+
+def batch_shares(data, n: int) -> list:
+    """``data`` itself for ``n`` = 1, else ``n`` disjoint shares of its examples, ``len // n`` each.
+
+    The ``len % n`` examples left over sit this step out; a batch of fewer than
+    ``n`` examples gives shares of one example each, in turn.
+    """
+    if n == 1:
+        return [data]
+    size = tf.shape(data[0])[0]
+    each = tf.maximum(size // n, 1)
+    return [tuple(tf.gather(t, (tf.range(each) + i * each) % size) for t in data) for i in range(n)]
 
 
 def apply_gradients(tape: tf.GradientTape, loss: tf.Tensor, variables: list,
@@ -242,8 +357,7 @@ class EncoderDecoder(GenerativeModel):
     the objective. Exported: ``generate`` and ``encode``.
     """
 
-    # Whether ``encode`` gives (mean, logvar) of a Gaussian q(z|x), so that the model has an ELBO.
-    has_posterior: ClassVar[bool] = True
+    capabilities = frozenset({"encoder", "likelihood"})
 
     def encode(self, images: tf.Tensor, labels: tf.Tensor | None = None, training: bool = False):
         raise NotImplementedError
@@ -277,7 +391,7 @@ class EncoderDecoder(GenerativeModel):
 
     def export_functions(self):
         image_spec = tf.TensorSpec([None, 28, 28, 1], tf.float32, name="images")
-        if self.conditional:
+        if self.has("conditional"):
             encode = (lambda images, label: self.encode_outputs(images, checked_labels(label)),
                       [image_spec, LABEL_SPEC])
         else:
@@ -286,34 +400,45 @@ class EncoderDecoder(GenerativeModel):
 
 
 class AdversarialModel(GenerativeModel):
-    """A generator and a discriminator, each with its own optimizer.
+    """A generator and a discriminator (or critic), each with its own optimizer.
 
     Subclasses set ``self.generator`` and ``self.discriminator`` (logits out);
     conditional models override :meth:`fake_batch` and :meth:`critic` to bring
-    labels in. ``train_step`` takes one tape per network and applies each
-    network's gradients to its own variables only.
-    ``optimizer`` (the one Keras knows) is the generator's; ``d_optimizer`` the
-    discriminator's. ``reuse_fakes`` says whether G's update scores the batch
-    D just learned on (see :meth:`train_step`).
+    labels in. The discriminator's update runs first, ``critic_steps`` times
+    per step, then the generator's; ``optimizer`` (the one Keras knows) is
+    the generator's, ``d_optimizer`` the discriminator's.
+
+    Args:
+        beta_1, beta_2: Adam's moment decays, for both networks.
+        reuse_fakes: one generated batch serves both updates: D learns on it
+            (gradient stopped), then G's loss is D's updated verdict on the same
+            batch, as PyTorch's ``fake.detach()`` pattern does, saving a
+            generator forward pass. Otherwise G's update draws fresh noise.
+        critic_steps: discriminator updates per generator update.
     """
 
     loss_names = ("d_loss", "g_loss")
-    beta_1: ClassVar[float] = 0.5
-    reuse_fakes: ClassVar[bool] = True
+
+    def __init__(self, latent_dim: int, learning_rate: float, seed: int | None = None, *, beta_1: float = 0.9,
+                 beta_2: float = 0.999, reuse_fakes: bool = True, critic_steps: int = 1, **kwargs: Any):
+        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
+        if reuse_fakes and critic_steps > 1:
+            raise ValueError("reuse_fakes needs critic_steps 1: one batch of fakes serves one update of each network")
+        self.beta_1, self.beta_2 = beta_1, beta_2
+        self.reuse_fakes, self.critic_steps = reuse_fakes, critic_steps
 
     def make_optimizer(self) -> keras.optimizers.Optimizer:
-        return keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1)
+        return keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2)
 
-    def compile(self, jit_compile: bool | None = None, steps_per_execution: int | None = None) -> None:  # type: ignore[override]
-        self.d_optimizer = self.new_optimizer()
-        super().compile(jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+    def updates(self) -> tuple[Update, ...]:
+        return (Update("d_optimizer", "d_loss", self.d_losses, self.make_optimizer, ("discriminator",),
+                       self.critic_steps),
+                Update("optimizer", "g_loss", self.g_losses, self.make_optimizer, ("generator",)))
 
-    def optimizer_variables(self):
-        return [(self.optimizer, self.generator.trainable_variables),
-                (self.d_optimizer, self.discriminator.trainable_variables)]
-
-    def named_optimizers(self):
-        return {"optimizer": self.optimizer, "d_optimizer": self.d_optimizer}
+    def shared_draws(self, batch, training: bool = False) -> dict[str, Any]:
+        if not self.reuse_fakes:
+            return {}
+        return {"fakes": self.fake_batch(tf.shape(batch[0])[0], training)}
 
     def noise(self, n) -> tf.Tensor:
         """z ~ N(0, I) from the model's seeded generator."""
@@ -327,56 +452,18 @@ class AdversarialModel(GenerativeModel):
         """D's logits for samples ``x`` (with their labels for conditional models)."""
         return self.discriminator(x, training=training)
 
-    def d_loss(self, batch, training: bool = False, fakes=None) -> tf.Tensor:
-        """-mean(log D(x) + log(1 - D(G(z)))) on logits: the cross-entropies, stable when D saturates.
+    def d_losses(self, batch, training: bool = False, fakes=None) -> dict[str, tf.Tensor]:
+        """D's minimax loss on real samples and ``fakes`` (samples, labels; drawn fresh when not given).
 
-        ``fakes`` (samples, labels) are drawn fresh when not given.
+        D does not train G: the gradient through the fakes is stopped.
         """
         real, labels = batch
         fake, fake_labels = fakes if fakes is not None else self.fake_batch(tf.shape(real)[0], training)
         real_logits = self.critic(real, labels, training)
-        fake_logits = self.critic(fake, fake_labels, training)
-        return bce_with_logits(tf.ones_like(real_logits), real_logits) + \
-            bce_with_logits(tf.zeros_like(fake_logits), fake_logits)
+        fake_logits = self.critic(tf.stop_gradient(fake), fake_labels, training)
+        return {"d_loss": minimax_discriminator_loss(real_logits, fake_logits)}
 
-    def g_loss(self, batch, training: bool = False, fakes=None) -> tf.Tensor:
-        """-mean(log D(G(z))) on logits (the non-saturating generator loss); fresh fakes when none are given."""
+    def g_losses(self, batch, training: bool = False, fakes=None) -> dict[str, tf.Tensor]:
+        """G's non-saturating loss on ``fakes`` (drawn fresh when not given)."""
         fake, fake_labels = fakes if fakes is not None else self.fake_batch(tf.shape(batch[0])[0], training)
-        fake_logits = self.critic(fake, fake_labels, training)
-        return bce_with_logits(tf.ones_like(fake_logits), fake_logits)
-
-    def d_step(self, batch, fakes=None) -> tf.Tensor:
-        """One discriminator update; applies gradients to D's variables only."""
-        with tf.GradientTape() as tape:
-            loss = self.d_loss(batch, True, fakes)
-        apply_gradients(tape, loss, self.discriminator.trainable_variables, self.d_optimizer)
-        return loss
-
-    def g_step(self, batch) -> tf.Tensor:
-        """One generator update on fresh fakes; applies gradients to G's variables only."""
-        with tf.GradientTape() as tape:
-            loss = self.g_loss(batch, True)
-        apply_gradients(tape, loss, self.generator.trainable_variables, self.optimizer)
-        return loss
-
-    def train_step(self, data):
-        """D's update, then G's, each on its own tape and optimizer.
-
-        With ``reuse_fakes`` one generated batch serves both: D learns on it
-        (gradient stopped), then G's loss is D's updated verdict on the same
-        batch, as PyTorch's ``fake.detach()`` pattern does, saving a generator
-        forward pass. Otherwise G's update draws fresh noise.
-        """
-        if not self.reuse_fakes:
-            losses = {"d_loss": self.d_step(data), "g_loss": self.g_step(data)}
-            return self.update_trackers(losses, data)
-        with tf.GradientTape() as tape:
-            fake, fake_labels = self.fake_batch(tf.shape(data[0])[0], training=True)
-            with tape.stop_recording():
-                d_loss = self.d_step(data, (tf.stop_gradient(fake), fake_labels))
-            g_loss = self.g_loss(data, True, (fake, fake_labels))
-        apply_gradients(tape, g_loss, self.generator.trainable_variables, self.optimizer)
-        return self.update_trackers({"d_loss": d_loss, "g_loss": g_loss}, data)
-
-    def compute_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:
-        return {"d_loss": self.d_loss(batch, training), "g_loss": self.g_loss(batch, training)}
+        return {"g_loss": non_saturating_generator_loss(self.critic(fake, fake_labels, training))}

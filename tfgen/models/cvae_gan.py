@@ -37,14 +37,15 @@ the class-conditional digits are recognisable after 2.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import keras
 import tensorflow as tf
 
-from tfgen.losses import bce_with_logits, gaussian_kl, squared_error
-from tfgen.models.base import NUM_CLASSES, apply_gradients, normal, one_hot, random_labels
+from tfgen.losses import bce_with_logits, minimax_discriminator_loss, non_saturating_generator_loss, vae_objective
+from tfgen.models.base import NUM_CLASSES, GenerativeModel, Update, normal, one_hot, random_labels
 from tfgen.models.conv_vae import ConvVAE
+from tfgen.options import Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
 
@@ -67,49 +68,41 @@ def critic_network(outputs: int, name: str) -> keras.Sequential:
     )
 
 
-@register("cvae_gan")
+@register
 class CVAEGAN(ConvVAE):
-    """CVAE-GAN: label-conditioned BN-conv VAE trained against a discriminator and a digit classifier."""
+    """CVAE-GAN: label-conditioned BN-conv VAE trained against a discriminator and a digit classifier.
+
+    Args:
+        filters: the VAE's, as ``conv_vae``'s.
+        fake_draw: how D's fakes are drawn (see the module docstring).
+        recon_weighting: how reconstruction and KL are weighted (see the module docstring).
+    """
 
     loss_names = ("vae_loss", "d_loss", "c_loss", "reconstruction", "kl")
     train_defaults = {"epochs": 10, "batch_size": 128}
-    conditional = True
+    capabilities = ConvVAE.capabilities | {"conditional"}
+    counterpart = "conv_vae"
     grid_shape = (10, 10)
     # bench/throughput.py --spe-sweep: no gain for a 160 ms step (806 images/s at 1, 778 at 10)
     default_steps_per_execution = 1
-    options = {"fake_draw": ("onehot", "reference"), "recon_weighting": ("sum", "reference")}
 
     def __init__(self, latent_dim: int = 2, learning_rate: float = 1e-4, seed: int | None = None,
-                 fake_draw: str = "onehot", recon_weighting: str = "sum", **kwargs: Any):
-        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
+                 filters: Annotated[int, Range(1)] = 16, fake_draw: Literal["onehot", "reference"] = "onehot",
+                 recon_weighting: Literal["sum", "reference"] = "sum", **kwargs: Any):
+        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, filters=filters, **kwargs)
         self.fake_draw = fake_draw
         self.recon_weighting = recon_weighting
         self.discriminator = critic_network(1, "discriminator")
         self.classifier = critic_network(NUM_CLASSES, "classifier")
 
-    def get_config(self):
-        return {**super().get_config(), "fake_draw": self.fake_draw, "recon_weighting": self.recon_weighting}
+    def updates(self) -> tuple[Update, ...]:
+        """C, then D, then the VAE against the C and D just updated, each with Adam at the learning rate."""
+        return (Update("c_optimizer", "c_loss", self.c_losses, self.make_optimizer, ("classifier",)),
+                Update("d_optimizer", "d_loss", self.d_losses, self.make_optimizer, ("discriminator",)),
+                Update("optimizer", "vae_loss", self.vae_losses, self.make_optimizer,
+                       ("encoder", "mean_head", "log_std_head", "decoder")))
 
-    # ----- three networks, three optimizers -----
-
-    def vae_variables(self) -> list:
-        return [*self.encoder.trainable_variables, *self.mean_head.trainable_variables,
-                *self.log_std_head.trainable_variables, *self.decoder.trainable_variables]
-
-    def compile(self, jit_compile: bool | None = None, steps_per_execution: int | None = None) -> None:  # type: ignore[override]
-        self.d_optimizer = self.new_optimizer()
-        self.c_optimizer = self.new_optimizer()
-        super().compile(jit_compile=jit_compile, steps_per_execution=steps_per_execution)
-
-    def optimizer_variables(self):
-        return [(self.optimizer, self.vae_variables()),
-                (self.d_optimizer, self.discriminator.trainable_variables),
-                (self.c_optimizer, self.classifier.trainable_variables)]
-
-    def named_optimizers(self):
-        return {"optimizer": self.optimizer, "d_optimizer": self.d_optimizer, "c_optimizer": self.c_optimizer}
-
-    # ----- the three losses -----
+    compute_losses = GenerativeModel.compute_losses  # every update's terms, not conv_vae's single objective
 
     def fake_codes(self, n) -> tf.Tensor:
         """The decoder inputs z_fake of D's fake half, (n, latent + 10) (see ``fake_draw``)."""
@@ -118,60 +111,25 @@ class CVAEGAN(ConvVAE):
         labels = random_labels(n, self.seed_generator)
         return tf.concat([normal((n, self.latent_dim), self.seed_generator), one_hot(labels)], 1)
 
-    def c_loss(self, batch, training: bool = False) -> tf.Tensor:
+    def c_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:
         x, labels = batch
-        return bce_with_logits(one_hot(labels), self.classifier(x, training=training))
+        return {"c_loss": bce_with_logits(one_hot(labels), self.classifier(x, training=training))}
 
-    def d_loss(self, batch, training: bool = False) -> tf.Tensor:
+    def d_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:
         x = batch[0]
         real = self.discriminator(x, training=training)
         fakes = tf.stop_gradient(self.decoder(self.fake_codes(tf.shape(x)[0]), training=training))
-        fake = self.discriminator(fakes, training=training)
-        return bce_with_logits(tf.ones_like(real), real) + bce_with_logits(tf.zeros_like(fake), fake)
+        return {"d_loss": minimax_discriminator_loss(real, self.discriminator(fakes, training=training))}
 
     def vae_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:
         x, labels = batch
         mean, logvar = self.encode(x, training=training)
         recon = self.decode(self.reparameterize(mean, logvar), labels, training=training)
-        reconstruction = tf.reduce_mean(squared_error(x, recon))  # summed over pixels, per image
-        kl = tf.reduce_mean(gaussian_kl(mean, logvar))  # summed over latent dimensions, per image
+        losses = vae_objective(x, recon, mean, logvar)  # reconstruction and kl per image
         if self.recon_weighting == "reference":  # MSELoss (mean over pixels) + KL summed over the batch
-            vae_loss = reconstruction / 784.0 + kl * tf.cast(tf.shape(x)[0], tf.float32)
+            vae_loss = losses["reconstruction"] / 784.0 + losses["kl"] * tf.cast(tf.shape(x)[0], tf.float32)
         else:
-            vae_loss = reconstruction + kl
-        d_out = self.discriminator(recon, training=training)
-        vae_loss += bce_with_logits(tf.ones_like(d_out), d_out)
+            vae_loss = losses["loss"]
+        vae_loss += non_saturating_generator_loss(self.discriminator(recon, training=training))
         vae_loss += bce_with_logits(one_hot(labels), self.classifier(recon, training=training))
-        return {"vae_loss": vae_loss, "reconstruction": reconstruction, "kl": kl}
-
-    def compute_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:
-        return {"c_loss": self.c_loss(batch, training), "d_loss": self.d_loss(batch, training),
-                **self.vae_losses(batch, training)}
-
-    # ----- the step -----
-
-    def c_step(self, batch) -> tf.Tensor:
-        """One classifier update on real digits; C's variables only."""
-        with tf.GradientTape() as tape:
-            loss = self.c_loss(batch, training=True)
-        apply_gradients(tape, loss, self.classifier.trainable_variables, self.c_optimizer)
-        return loss
-
-    def d_step(self, batch) -> tf.Tensor:
-        """One discriminator update, real digits against decoded z_fake; D's variables only."""
-        with tf.GradientTape() as tape:
-            loss = self.d_loss(batch, training=True)
-        apply_gradients(tape, loss, self.discriminator.trainable_variables, self.d_optimizer)
-        return loss
-
-    def vae_step(self, batch) -> dict[str, tf.Tensor]:
-        """One VAE update against the current D and C; the VAE's variables only."""
-        with tf.GradientTape() as tape:
-            losses = self.vae_losses(batch, training=True)
-        apply_gradients(tape, losses["vae_loss"], self.vae_variables(), self.optimizer)
-        return losses
-
-    def train_step(self, data):
-        losses = {"c_loss": self.c_step(data), "d_loss": self.d_step(data)}
-        losses.update(self.vae_step(data))
-        return self.update_trackers(losses, data)
+        return {"vae_loss": vae_loss, "reconstruction": losses["reconstruction"], "kl": losses["kl"]}

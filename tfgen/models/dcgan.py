@@ -22,11 +22,12 @@ then G (the notes' order), each network with its own optimizer and tape.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any
 
 import keras
 
 from tfgen.models.base import AdversarialModel
+from tfgen.options import Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
 
@@ -40,42 +41,56 @@ def strided_conv(filters: int) -> list[keras.layers.Layer]:
     return [keras.layers.ZeroPadding2D(1), keras.layers.Conv2D(filters, 3, strides=2)]
 
 
-@register("dcgan")
+def generator_network(latent_dim: int) -> keras.Sequential:
+    """The TensorFlow DCGAN tutorial's generator: noise -> 28x28x1 in [-1, 1] (tanh)."""
+    BN = keras.layers.BatchNormalization
+    return keras.Sequential(
+        [
+            keras.Input((latent_dim,)),
+            keras.layers.Dense(7 * 7 * 256, use_bias=False), BN(), leaky(0.3),
+            keras.layers.Reshape((7, 7, 256)),
+            keras.layers.Conv2DTranspose(128, 5, padding="same", use_bias=False), BN(), leaky(0.3),
+            keras.layers.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False), BN(), leaky(0.3),
+            keras.layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False),
+            float32_output("tanh"),
+        ],
+        name="generator",
+    )
+
+
+def discriminator_network(normalization=keras.layers.BatchNormalization) -> keras.Sequential:
+    """The course notes' DCGAN discriminator (logits out), ``normalization()`` after its last three convolutions."""
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            *strided_conv(16), leaky(),
+            *strided_conv(32), normalization(), leaky(),
+            *strided_conv(64), normalization(), leaky(),
+            keras.layers.Conv2D(128, 4), normalization(), leaky(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1),
+            float32_output(),  # logits
+        ],
+        name="discriminator",
+    )
+
+
+@register
 class DCGAN(AdversarialModel):
-    """Convolutional GAN: transposed-conv generator, strided-conv discriminator with BatchNorm."""
+    """Convolutional GAN: transposed-conv generator, strided-conv discriminator with BatchNorm.
+
+    Args:
+        beta_1: Adam's first-moment decay, for both networks (the tutorial's 0.9).
+    """
 
     train_defaults = {"epochs": 25, "batch_size": 256}
     input_range = "tanh"
-    beta_1: ClassVar[float] = 0.9
 
-    def __init__(self, latent_dim: int = 100, learning_rate: float = 1e-4, seed: int | None = None, **kwargs: Any):
-        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
-        BN = keras.layers.BatchNormalization
-        self.generator = keras.Sequential(
-            [
-                keras.Input((latent_dim,)),
-                keras.layers.Dense(7 * 7 * 256, use_bias=False), BN(), leaky(0.3),
-                keras.layers.Reshape((7, 7, 256)),
-                keras.layers.Conv2DTranspose(128, 5, padding="same", use_bias=False), BN(), leaky(0.3),
-                keras.layers.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False), BN(), leaky(0.3),
-                keras.layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False),
-                float32_output("tanh"),
-            ],
-            name="generator",
-        )
-        self.discriminator = keras.Sequential(
-            [
-                keras.Input((28, 28, 1)),
-                *strided_conv(16), leaky(),
-                *strided_conv(32), BN(), leaky(),
-                *strided_conv(64), BN(), leaky(),
-                keras.layers.Conv2D(128, 4), BN(), leaky(),
-                keras.layers.Flatten(),
-                keras.layers.Dense(1),
-                float32_output(),  # logits
-            ],
-            name="discriminator",
-        )
+    def __init__(self, latent_dim: int = 100, learning_rate: float = 1e-4, seed: int | None = None,
+                 beta_1: Annotated[float, Range(0, 1)] = 0.9, **kwargs: Any):
+        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, beta_1=beta_1, **kwargs)
+        self.generator = generator_network(latent_dim)
+        self.discriminator = discriminator_network()
         self.built = True
 
     def sample(self, z, labels=None):

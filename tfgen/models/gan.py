@@ -11,7 +11,7 @@ Where tfgen differs: D outputs logits and both losses are
 -log(sigmoid) terms but does not overflow when D saturates; ``discriminate``
 applies the sigmoid for D's probability. The notes give no optimizer or
 schedule ("the learning rate and batch size matter a lot"): tfgen uses Adam
-1e-3 with beta_1 0.5 for both networks, batch 128, 100 epochs of 10,000 points.
+1e-3 with beta_1 0.5 for both networks (``--option beta_1``), batch 128, 100 epochs of 10,000 points.
 Measured on ``ring`` (``bench/gan_modes.py``, see the README): after 100
 epochs 3 to 7 of the 8 modes are covered depending on the seed (7 for
 ``train.py gan`` with seed 0), and other learning rates, batch sizes, Adam
@@ -28,40 +28,49 @@ modes covered after 75 epochs for each of six seeds.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import images
 from tfgen.models.base import AdversarialModel
+from tfgen.options import Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
 
 
-@register("gan")
+@register
 class GAN(AdversarialModel):
-    """Toy 2-D GAN: MLP generator and discriminator (128 hidden units each) on point sets."""
+    """Toy 2-D GAN: MLP generator and discriminator (128 hidden units each) on point sets.
+
+    Args:
+        hidden: units of G's and D's hidden layer.
+        pack: samples D judges together (PacGAN); 1 is the reference's D.
+        beta_1: Adam's first-moment decay, for both networks.
+    """
 
     train_defaults = {"epochs": 100, "batch_size": 128, "dataset": "ring"}
+    capabilities = frozenset({"points"})
     input_range = "points"
-    data_kind = "points"
     num_grid_samples = 1000
-    reuse_fakes = False  # the reference draws fresh noise for G's update
     default_steps_per_execution = 25  # bench/throughput.py --spe-sweep: 89k images/s at 1, 171k at 25
-    options = {"pack": ("1", "2", "4")}
 
     def __init__(self, latent_dim: int = 32, learning_rate: float = 1e-3, seed: int | None = None,
-                 pack: str = "1", **kwargs: Any):
-        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
-        self.pack = int(pack)
+                 hidden: Annotated[int, Range(1)] = 128, pack: Literal[1, 2, 4] = 1,
+                 beta_1: Annotated[float, Range(0, 1)] = 0.5, **kwargs: Any):
+        # The reference draws fresh noise for G's update (reuse_fakes off).
+        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, beta_1=beta_1,
+                         reuse_fakes=False, **kwargs)
+        self.hidden, self.pack = hidden, pack
         self.generator = keras.Sequential(
-            [keras.Input((latent_dim,)), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(2),
+            [keras.Input((latent_dim,)), keras.layers.Dense(hidden, activation="relu"), keras.layers.Dense(2),
              float32_output()],
             name="generator",
         )
         self.discriminator = keras.Sequential(
-            [keras.Input((2 * self.pack,)), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(1),
+            [keras.Input((2 * pack,)), keras.layers.Dense(hidden, activation="relu"), keras.layers.Dense(1),
              float32_output()],
             name="discriminator",
         )
@@ -82,12 +91,22 @@ class GAN(AdversarialModel):
         n = tf.shape(x)[0] // self.pack * self.pack
         return self.discriminator(tf.reshape(x[:n], (-1, 2 * self.pack)), training=training)
 
-    def get_config(self):
-        return {**super().get_config(), "pack": str(self.pack)}
-
-    def grid_inputs(self, seed: int) -> dict[str, np.ndarray]:
+    def preview_inputs(self, seed: int, real: np.ndarray) -> dict:
+        """Fixed noise for 1,000 points, the real test points, and fixed axes (so the GIF's frames line up)."""
         z = np.random.default_rng(seed).standard_normal((self.num_grid_samples, self.latent_dim))
-        return {"z": z.astype(np.float32)}
+        low, high = real.min(axis=0), real.max(axis=0)
+        pad = 0.25 * (high - low).max()
+        limits = (low[0] - pad, high[0] + pad, low[1] - pad, high[1] + pad)
+        return {"z": z.astype(np.float32), "real": real, "limits": limits}
+
+    def preview(self, inputs: dict, epoch: int, mesh: int = 80) -> np.ndarray:
+        """Real and generated points over D's decision surface (D's probability on an 80 x 80 mesh)."""
+        limits = inputs["limits"]
+        xs, ys = np.meshgrid(np.linspace(*limits[:2], mesh), np.linspace(*limits[2:], mesh))
+        points = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
+        probability = np.asarray(self.discriminate(points)).reshape(xs.shape)
+        return images.scatter_frame(inputs["real"], np.asarray(self.sample(inputs["z"])), limits,
+                                    (xs, ys, probability), f"epoch {epoch}")
 
     def export_functions(self):
         spec = tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")

@@ -17,36 +17,44 @@ N(h, I), the fixed unit noise.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import keras
 import tensorflow as tf
 
 from tfgen.losses import batch_l2_norm, squared_error
 from tfgen.models.base import EncoderDecoder
+from tfgen.options import Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
 
 
-@register("noise_vae")
+@register
 class NoiseVAE(EncoderDecoder):
-    """Fixed-noise ("poor man's") VAE: code + N(0, I) noise, L2 norm of the batch of codes as regulariser."""
+    """Fixed-noise ("poor man's") VAE: code + N(0, I) noise, L2 norm of the batch of codes as regulariser.
+
+    Args:
+        hidden: units of the encoder's and the decoder's hidden layer (the reference's 392).
+    """
 
     loss_names = ("loss", "reconstruction", "code_norm")
     train_defaults = {"epochs": 20, "batch_size": 64}
     input_range = "unit"
     grid_shape = (8, 8)
     default_steps_per_execution = 25  # bench/throughput.py --spe-sweep: 14.7k images/s at 1, 19.2k at 25
+    counterpart = "vae"
 
-    def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None, **kwargs: Any):
+    def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None,
+                 hidden: Annotated[int, Range(1)] = 392, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
+        self.hidden = hidden
         self.encoder = keras.Sequential(
-            [keras.Input((784,)), keras.layers.Dense(392, activation="sigmoid"), keras.layers.Dense(latent_dim),
+            [keras.Input((784,)), keras.layers.Dense(hidden, activation="sigmoid"), keras.layers.Dense(latent_dim),
              float32_output()],
             name="encoder",
         )
         self.decoder = keras.Sequential(
-            [keras.Input((latent_dim,)), keras.layers.Dense(392, activation="sigmoid"),
+            [keras.Input((latent_dim,)), keras.layers.Dense(hidden, activation="sigmoid"),
              keras.layers.Dense(784), keras.layers.Reshape((28, 28, 1)), float32_output("sigmoid")],
             name="decoder",
         )

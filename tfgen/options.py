@@ -1,0 +1,161 @@
+"""A model's options: the typed keyword arguments of its constructor, parsed and checked one way.
+
+A model's options are the keyword parameters of its class's own ``__init__``
+other than the run's settings (``latent_dim``, ``learning_rate``, ``seed``).
+Each is annotated ``int``, ``float``, ``bool`` or ``Literal[...]`` of choices,
+optionally as ``Annotated[int, Range(low, high)]`` to bound it, and has a
+default. ``--option NAME=VALUE`` gives a string, the Python API and a saved
+config.json typed values; :func:`parse` turns either into the annotated type or
+refuses it with a message naming the option, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import typing
+from typing import Any, Literal
+
+from tfgen.errors import BadInputError
+
+# Constructor keywords that are the run's own settings (--latent-dim, --lr, --seed), not options.
+SETTING_ARGUMENTS = ("latent_dim", "learning_rate", "seed")
+TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+class OptionError(BadInputError):
+    """An option the model does not have, or a value its type does not allow."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """Bounds of a number option, both inclusive (None: unbounded): ``Annotated[float, Range(0)]``."""
+
+    low: float | None = None
+    high: float | None = None
+
+    def __contains__(self, value: float) -> bool:
+        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"at least {self.low:g}"
+        return f"at most {self.high:g}" if self.low is None else f"from {self.low:g} to {self.high:g}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One option: its name, type (``int``, ``float``, ``bool`` or the choices of a Literal), default and bounds."""
+
+    name: str
+    type: type | tuple
+    default: Any
+    range: Range | None = None
+
+    def allowed(self) -> str:
+        """What the option takes, in words (for error messages)."""
+        if isinstance(self.type, tuple):
+            return "choose one of: " + ", ".join(map(str, self.type))
+        if self.type is bool:
+            return "it takes true or false"
+        kind = "an integer" if self.type is int else "a finite number"
+        return f"it takes {kind}" + (f" {self.range}" if self.range else "")
+
+    def usage(self) -> str:
+        """``NAME=VALUES (default D)`` for ``--list``."""
+        if isinstance(self.type, tuple):
+            values = "|".join(map(str, self.type))
+        elif self.type is bool:
+            values = "true|false"
+        else:
+            values = ("INT" if self.type is int else "FLOAT") + (f" ({self.range})" if self.range else "")
+        return f"{self.name}={values} (default {text(self.default)})"
+
+    def parse(self, value: Any) -> Any:
+        """``value`` (a string, or already typed) as the option's type, or OptionError naming what is allowed."""
+        parsed = self._convert(value.strip() if isinstance(value, str) else value)
+        if parsed is None:
+            raise OptionError(f"--option {self.name}={value!r} is not allowed; {self.allowed()}")
+        return parsed
+
+    def _convert(self, value: Any) -> Any:
+        if isinstance(self.type, tuple):
+            return next((c for c in self.type if (value == c and type(value) is type(c)) or
+                         (isinstance(value, str) and value == str(c))), None)
+        if self.type is bool:
+            if isinstance(value, bool):
+                return value
+            lowered = value.lower() if isinstance(value, str) else None
+            return True if lowered in TRUE else False if lowered in FALSE else None
+        if isinstance(value, bool):
+            return None
+        try:
+            number = self.type(value) if isinstance(value, str) else value
+        except ValueError:
+            return None
+        if self.type is int and not (isinstance(number, int) or (isinstance(number, float) and number.is_integer())):
+            return None
+        if not isinstance(number, (int, float)) or not math.isfinite(number):
+            return None
+        number = self.type(number)
+        return number if self.range is None or number in self.range else None
+
+
+def text(value: Any) -> str:
+    """A value as a user types it (``true``, ``4.0``, ``onehot``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def of(cls: type) -> dict[str, Option]:
+    """The options of model class ``cls``, in constructor order."""
+    init = cls.__init__
+    hints = typing.get_type_hints(init, include_extras=True)
+    found = {}
+    for name, param in inspect.signature(init).parameters.items():
+        if name == "self" or name in SETTING_ARGUMENTS or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+            continue
+        found[name] = _option(cls, name, hints.get(name), param.default)
+    return found
+
+
+def _option(cls: type, name: str, hint: Any, default: Any) -> Option:
+    where = f"{cls.__name__}.__init__ argument {name!r}"
+    bounds = None
+    if typing.get_origin(hint) is typing.Annotated:
+        hint, *extras = typing.get_args(hint)
+        bounds = next((e for e in extras if isinstance(e, Range)), None)
+    if typing.get_origin(hint) is Literal:
+        kind: type | tuple = typing.get_args(hint)
+    elif hint in (int, float, bool):
+        kind = hint
+    else:
+        raise TypeError(f"{where} must be annotated int, float, bool or Literal[...]; got {hint!r}")
+    if default is inspect.Parameter.empty:
+        raise TypeError(f"{where} needs a default")
+    option = Option(name, kind, default, bounds)
+    if option.parse(default) != default:
+        raise TypeError(f"{where}: its default {default!r} is not one of its own values")
+    return option
+
+
+def parse(model: str, cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (option name -> string or typed value) checked and converted to the options' types.
+
+    Raises:
+        OptionError: an option ``cls`` does not have (naming its options), or a
+            value its type does not allow (naming what it allows).
+    """
+    known = of(cls)
+    parsed = {}
+    for name, value in values.items():
+        if name not in known:
+            names = ", ".join(known) if known else "none"
+            raise OptionError(f"model {model!r} has no option {name!r}; its options: {names}")
+        parsed[name] = known[name].parse(value)
+    return parsed
+
+
+def defaults(cls: type) -> dict[str, Any]:
+    """Every option of ``cls`` with its default."""
+    return {name: option.default for name, option in of(cls).items()}
