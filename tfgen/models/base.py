@@ -305,6 +305,11 @@ def normal(shape, seed_generator: keras.random.SeedGenerator, dtype="float32") -
     return _replica_share(lambda s: keras.random.normal(s, seed=seed_generator, dtype=dtype), shape)
 
 
+def uniform(shape, seed_generator: keras.random.SeedGenerator) -> tf.Tensor:
+    """U[0, 1) noise of ``shape`` (examples first), the same per example however the batch is split."""
+    return _replica_share(lambda s: keras.random.uniform(s, seed=seed_generator), shape)
+
+
 def random_labels(n, seed_generator: keras.random.SeedGenerator) -> tf.Tensor:
     """``n`` digit labels drawn uniformly (int32), the same per example however the batch is split."""
     return _replica_share(lambda s: keras.random.randint(s, 0, NUM_CLASSES, seed=seed_generator, dtype="int32"),

@@ -58,15 +58,16 @@ def generator_network(latent_dim: int) -> keras.Sequential:
     )
 
 
-def discriminator_network(normalization=keras.layers.BatchNormalization) -> keras.Sequential:
-    """The course notes' DCGAN discriminator (logits out), ``normalization()`` after its last three convolutions."""
+def discriminator_network(normalization=keras.layers.BatchNormalization, activation=leaky) -> keras.Sequential:
+    """The course notes' DCGAN discriminator (logits out): ``normalization()`` after its last three convolutions,
+    ``activation()`` (LeakyReLU 0.2) after each."""
     return keras.Sequential(
         [
             keras.Input((28, 28, 1)),
-            *strided_conv(16), leaky(),
-            *strided_conv(32), normalization(), leaky(),
-            *strided_conv(64), normalization(), leaky(),
-            keras.layers.Conv2D(128, 4), normalization(), leaky(),
+            *strided_conv(16), activation(),
+            *strided_conv(32), normalization(), activation(),
+            *strided_conv(64), normalization(), activation(),
+            keras.layers.Conv2D(128, 4), normalization(), activation(),
             keras.layers.Flatten(),
             keras.layers.Dense(1),
             float32_output(),  # logits
