@@ -74,3 +74,18 @@ def test_the_api_imports_without_tensorflow(module):
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_no_module_outside_the_models_names_a_model():
+    """Code outside tfgen/models/ asks the contract (capabilities, counterpart), never for a model by its name.
+
+    (Help texts may still use a model in an example; a string that is exactly a model's name is code naming it.)
+    """
+    from tfgen import registry
+
+    names = set(registry.names())
+    found = [f"{module_name(path)}:{node.lineno}: {node.value!r}"
+             for path in PACKAGE.rglob("*.py") if path.parent.name != "models"
+             for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Constant) and node.value in names]
+    assert found == []
