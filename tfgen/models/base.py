@@ -17,13 +17,13 @@ here). The contract, declared once and queried one way:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, ClassVar, Literal
+from typing import Any, Callable, ClassVar, Literal, get_args
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgen import images
+from tfgen import images, options
 from tfgen.distribute import in_multi_worker_mode
 from tfgen.losses import minimax_discriminator_loss, non_saturating_generator_loss
 
@@ -31,7 +31,7 @@ NUM_CLASSES = 10
 LABEL_SPEC = tf.TensorSpec([None], tf.int32, name="label")
 
 Capability = Literal["conditional", "encoder", "likelihood", "points"]
-CAPABILITIES: tuple[str, ...] = Capability.__args__  # type: ignore[attr-defined]
+CAPABILITIES: tuple[str, ...] = get_args(Capability)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,8 +226,7 @@ class GenerativeModel(keras.Model):
                         apply_gradients(tape, losses[update.loss], self.variables_of(update),
                                         self.update_optimizers[update.name])
                     results.append(losses)
-                logs.update({name: tf.add_n([r[name] for r in results]) / len(results) if len(results) > 1
-                             else results[0][name] for name in results[0]})
+                logs.update(mean_of(results))
         return self.update_trackers(logs, data)
 
     def test_step(self, data):
@@ -256,10 +255,15 @@ class GenerativeModel(keras.Model):
 
     def get_config(self) -> dict[str, Any]:
         """Every constructor argument: the run's settings and each option (stored under its own name)."""
-        from tfgen import options
-
         return {"latent_dim": self.latent_dim, "learning_rate": self.learning_rate, "seed": self.seed,
                 **{name: getattr(self, name) for name in options.of(type(self))}}
+
+
+def mean_of(results: list[dict[str, tf.Tensor]]) -> dict[str, tf.Tensor]:
+    """Each named loss averaged over the repeats of one update (one repeat: as it is)."""
+    if len(results) == 1:
+        return results[0]
+    return {name: tf.add_n([r[name] for r in results]) / len(results) for name in results[0]}
 
 
 def batch_shares(data, n: int) -> list:
