@@ -191,3 +191,12 @@ def test_a_model_file_dropped_into_the_package_trains_evaluates_explores_and_exp
     assert "test ELBO" in tfgen_command("evaluate", out, "--num-samples", "64", "--k", "2")
     tfgen_command("explore", "reconstruct", out, "--n", "4")
     assert (out / "explore" / "reconstruct_4.png").is_file()
+
+
+def test_batch_shares_are_strided_and_disjoint():
+    from tfgen.models.base import batch_shares
+
+    x = tf.range(10)
+    assert [s[0].numpy().tolist() for s in batch_shares((x, x), 5)] == [[0, 5], [1, 6], [2, 7], [3, 8], [4, 9]]
+    assert [s[0].numpy().tolist() for s in batch_shares((x[:3], x[:3]), 5)] == [[0], [1], [2], [0], [1]]
+    assert batch_shares((x, x), 1)[0][0] is x

@@ -269,14 +269,16 @@ def mean_of(results: list[dict[str, tf.Tensor]]) -> dict[str, tf.Tensor]:
 def batch_shares(data, n: int) -> list:
     """``data`` itself for ``n`` = 1, else ``n`` disjoint shares of its examples, ``len // n`` each.
 
-    The ``len % n`` examples left over sit this step out; a batch of fewer than
-    ``n`` examples gives shares of one example each, in turn.
+    Share i holds examples i, i + n, i + 2n, ...: strided, so that on N
+    replicas whose own batches split evenly the shares hold the same examples
+    as on one device. The ``len % n`` examples left over sit this step out; a
+    batch of fewer than ``n`` examples gives shares of one example each, in turn.
     """
     if n == 1:
         return [data]
     size = tf.shape(data[0])[0]
     each = tf.maximum(size // n, 1)
-    return [tuple(tf.gather(t, (tf.range(each) + i * each) % size) for t in data) for i in range(n)]
+    return [tuple(tf.gather(t, (tf.range(each) * n + i) % size) for t in data) for i in range(n)]
 
 
 def apply_gradients(tape: tf.GradientTape, loss: tf.Tensor, variables: list,
