@@ -53,7 +53,7 @@ class CGAN(AdversarialModel):
     default_jit_compile = True  # bench/throughput.py: fit() 7.9k images/s, 8.7k with XLA
 
     def __init__(self, latent_dim: int = 100, learning_rate: float = 2e-4, seed: int | None = None,
-                 beta_1: Annotated[float, Range(0, 1)] = 0.5, **kwargs: Any):
+                 beta_1: Annotated[float, Range(0, 0.9999)] = 0.5, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, beta_1=beta_1, **kwargs)
         bn = dict(epsilon=0.8, momentum=0.9)
         self.generator = keras.Sequential(

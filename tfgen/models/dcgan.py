@@ -88,7 +88,7 @@ class DCGAN(AdversarialModel):
     input_range = "tanh"
 
     def __init__(self, latent_dim: int = 100, learning_rate: float = 1e-4, seed: int | None = None,
-                 beta_1: Annotated[float, Range(0, 1)] = 0.9, **kwargs: Any):
+                 beta_1: Annotated[float, Range(0, 0.9999)] = 0.9, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, beta_1=beta_1, **kwargs)
         self.generator = generator_network(latent_dim)
         self.discriminator = discriminator_network()

@@ -59,7 +59,7 @@ class GAN(AdversarialModel):
 
     def __init__(self, latent_dim: int = 32, learning_rate: float = 1e-3, seed: int | None = None,
                  hidden: Annotated[int, Range(1)] = 128, pack: Literal[1, 2, 4] = 1,
-                 beta_1: Annotated[float, Range(0, 1)] = 0.5, **kwargs: Any):
+                 beta_1: Annotated[float, Range(0, 0.9999)] = 0.5, **kwargs: Any):
         # The reference draws fresh noise for G's update (reuse_fakes off).
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, beta_1=beta_1,
                          reuse_fakes=False, **kwargs)

@@ -70,7 +70,7 @@ class WGANGP(AdversarialModel):
 
     def __init__(self, latent_dim: int = 100, learning_rate: float = 1e-4, seed: int | None = None,
                  gp_weight: Annotated[float, Range(0)] = 10.0, critic_steps: Annotated[int, Range(1, 100)] = 5,
-                 beta_1: Annotated[float, Range(0, 1)] = 0.5, beta_2: Annotated[float, Range(0, 1)] = 0.9,
+                 beta_1: Annotated[float, Range(0, 0.9999)] = 0.5, beta_2: Annotated[float, Range(0, 0.9999)] = 0.9,
                  **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, beta_1=beta_1,
                          beta_2=beta_2, reuse_fakes=False, critic_steps=critic_steps, **kwargs)
