@@ -136,7 +136,7 @@ def latent_map(run: Run, args: argparse.Namespace) -> None:
     """For a 2-D latent: decode a grid of z over the prior's quantiles, and scatter the test means by digit."""
     if run.model.latent_dim != 2:
         raise ExploreError(f"latent-map needs a 2-D latent; {run.path} has latent_dim {run.model.latent_dim} "
-                           "(conv_vae has 2 by default, or train with --latent-dim 2)")
+                           "(train with --latent-dim 2; train.py --list shows each model's default)")
     n = args.n
     q = np.array([NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, n)], dtype=np.float32)
     # Row r, column c decodes (q[c], q[-1 - r]): z1 grows to the right, z2 upwards.
