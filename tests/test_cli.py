@@ -164,6 +164,9 @@ def test_options_take_their_types_and_old_string_values_still_load():
     # A config.json written before options were typed holds strings ("pack": "1"): it reads back typed.
     old = config.from_doc({"config": {**cfg.to_dict(), "options": {"pack": "1"}}}, "config.json")
     assert old.options == {"pack": 1}
+    with pytest.raises(ValueError, match=r"config.json holds a value that is not allowed \(its message for the flag: "
+                       r"--option pack='3' is not allowed; choose one of: 1, 2, 4\); it was edited or damaged"):
+        config.from_doc({"config": {**cfg.to_dict(), "options": {"pack": "3"}}}, "config.json")
     assert config.resolve("ae", {"options": {"momentum": 0}}).options["momentum"] == 0.0
     with pytest.raises(ValueError, match="--option momentum=True is not allowed; it takes a finite number from 0 to 1"):
         config.resolve("ae", {"options": {"momentum": True}})

@@ -14,7 +14,7 @@ from tfgen import options as options_lib
 from tfgen import registry, rundir
 from tfgen.data import IMAGE_DATASETS, POINT_DATASETS
 from tfgen.distribute import STRATEGIES
-from tfgen.errors import BadInputError
+from tfgen.errors import ConfigError
 from tfgen.precision import PRECISIONS
 
 DATASETS = IMAGE_DATASETS + POINT_DATASETS
@@ -24,10 +24,6 @@ MAX_LATENT_DIM = 10_000
 
 # Keys a resumed run may change: everything else defines the run and must match.
 RESUMABLE_CHANGES = ("epochs", "data_dir", "out", "jit_compile", "eval_every", "tensorboard", "strategy")
-
-
-class ConfigError(BadInputError):
-    """A configuration value that is not allowed; the message names the key."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,6 +25,10 @@ class BadInputError(TfgenError, ValueError):
     """Input that cannot be used; the message names it and what is allowed."""
 
 
+class ConfigError(BadInputError):
+    """A configuration value that is not allowed; the message names the key (``tfgen.config`` raises it)."""
+
+
 class TrainingStopped(TfgenError):
     """A signal stopped training at a step boundary; the unfinished epoch is redone on resume.
 

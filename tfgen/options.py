@@ -17,14 +17,14 @@ import math
 import typing
 from typing import Any, Literal
 
-from tfgen.errors import BadInputError
+from tfgen.errors import ConfigError
 
 # Constructor keywords that are the run's own settings (--latent-dim, --lr, --seed), not options.
 SETTING_ARGUMENTS = ("latent_dim", "learning_rate", "seed")
 TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 
-class OptionError(BadInputError):
+class OptionError(ConfigError):
     """An option the model does not have, or a value its type does not allow."""
 
 
