@@ -57,6 +57,21 @@ def test_a_refused_run_leaves_an_existing_folder_as_it_was(tmp_path, capsys):
     assert list(out.iterdir()) == []
 
 
+def test_a_run_starting_in_another_process_is_in_use_not_stopped(tmp_path, data_dir):
+    # Another process has taken the lock and created the folder, but not yet written config.json: to the
+    # unlocked first look the folder is a run stopped before it started; it is in use.
+    out = tmp_path / "run"
+    lock = rundir.RunLock(out).acquire()
+    (out / "images").mkdir()
+    try:
+        with pytest.raises(rundir.RunDirError, match=f"--out {out} is in use by another tfgen process"):
+            tfgen.train("cvae", **tiny(data_dir, out))
+    finally:
+        lock.release()
+    with pytest.raises(rundir.RunDirError, match="holds a run that was stopped before it started"):
+        tfgen.train("cvae", **tiny(data_dir, out))
+
+
 def test_a_run_killed_before_its_config_was_written_can_be_overwritten(tmp_path, data_dir, capsys):
     out = tmp_path / "run"
     (out / "images").mkdir(parents=True)

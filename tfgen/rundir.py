@@ -120,6 +120,11 @@ def clear(run_dir: Path) -> None:
             remove(path)
 
 
+def in_use(run_dir: Path, holder: str) -> RunDirError:
+    return RunDirError(f"--out {run_dir} is in use by another tfgen process (pid {holder}); wait for it to end or "
+                       "choose another --out")
+
+
 class RunLock:
     """An exclusive OS lock (``fcntl.flock``) on a run directory, held while a process trains into it.
 
@@ -155,13 +160,26 @@ class RunLock:
             holder = self.file.read().strip() or "unknown"
             self.file.close()
             self.file = None
-            raise RunDirError(f"--out {self.run_dir} is in use by another tfgen process (pid {holder}); wait for it "
-                              "to end or choose another --out") from None
+            raise in_use(self.run_dir, holder) from None
         self.file.seek(0)
         self.file.truncate()
         self.file.write(f"{os.getpid()}\n")
         self.file.flush()
         return self
+
+    @staticmethod
+    def check_free(run_dir: Path) -> None:
+        """Raises the "in use" RunDirError when another process holds ``run_dir``'s lock; creates nothing."""
+        import fcntl
+
+        try:
+            with open(run_dir / LOCK_FILE) as file:
+                try:
+                    fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    raise in_use(run_dir, file.read().strip() or "unknown") from None
+        except (FileNotFoundError, NotADirectoryError):
+            return
 
     def release(self, refused: bool = False) -> None:
         """Releases the lock. ``refused``: the run never started, so what taking the lock created goes again."""

@@ -124,7 +124,11 @@ def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume:
     chief = task is None or task.is_chief
     lock = None
     if chief:  # the process that writes the run locks it before writing anything, until training ends
-        rundir.check_for_training(run_dir, resume, overwrite)  # refuses before the lock creates a file
+        try:
+            rundir.check_for_training(run_dir, resume, overwrite)  # refuses before the lock creates a file
+        except rundir.RunDirError:  # a folder another process is writing right now is "in use", however it looks
+            rundir.RunLock.check_free(run_dir)
+            raise
         lock = rundir.RunLock(run_dir).acquire()
     try:
         if chief:  # again under the lock: another process may have changed the folder in between
