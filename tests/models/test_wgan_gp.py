@@ -12,7 +12,8 @@ from conftest import model_batch as batch
 
 
 def test_defaults_are_the_papers():
-    assert config.model_options("wgan_gp") == {"gp_weight": 10.0, "critic_steps": 5, "beta_1": 0.5, "beta_2": 0.9}
+    assert config.model_options("wgan_gp") == {"gp_weight": 10.0, "critic_steps": 5, "critic_norm": "none",
+                                               "beta_1": 0.5, "beta_2": 0.9}
     assert config.model_defaults("wgan_gp") == {"epochs": 20, "batch_size": 320, "latent_dim": 100, "lr": 1e-4}
     model = build("wgan_gp")
     for optimizer in model.named_optimizers().values():
@@ -22,17 +23,19 @@ def test_defaults_are_the_papers():
         config.check_options("wgan_gp", {"critic_steps": "0"})
 
 
-def test_networks_are_dcgans_with_a_layer_normalised_critic():
-    model, dcgan = build("wgan_gp", latent_dim=100), build("dcgan", latent_dim=100)
+@pytest.mark.parametrize("norm, layer", [("none", "Identity"), ("layer", "LayerNormalization")])
+def test_networks_are_dcgans_without_batchnorm_in_the_critic(norm, layer):
+    model, dcgan = build("wgan_gp", latent_dim=100, critic_norm=norm), build("dcgan", latent_dim=100)
     kinds = [type(layer).__name__ for layer in body(model.generator, "tanh")]
     assert kinds == [type(layer).__name__ for layer in body(dcgan.generator, "tanh")]
     assert model.generator.count_params() == dcgan.generator.count_params()
     critic = [type(layer).__name__ for layer in body(model.discriminator)]
     reference = [type(layer).__name__ for layer in body(dcgan.discriminator)]
-    swap = {"BatchNormalization": "LayerNormalization", "LeakyReLU": "Activation"}
+    swap = {"BatchNormalization": layer, "LeakyReLU": "Activation"}
     assert critic == [swap.get(kind, kind) for kind in reference]
-    norms = [layer for layer in model.discriminator.layers if type(layer).__name__ == "LayerNormalization"]
-    assert len(norms) == 3 and all(list(n.axis) == [1, 2, 3] for n in norms)  # per example, whole feature map
+    if norm == "layer":
+        norms = [n for n in model.discriminator.layers if type(n).__name__ == "LayerNormalization"]
+        assert len(norms) == 3 and all(list(n.axis) == [1, 2, 3] for n in norms)  # per example, whole feature map
     x = tf.constant([[-2.0, 0.0, 3.0]])
     leaky = next(layer for layer in model.discriminator.layers if type(layer).__name__ == "Activation")
     np.testing.assert_allclose(leaky(x).numpy(), [[-0.4, 0.0, 3.0]], rtol=1e-6)  # LeakyReLU(0.2)
