@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "train.py") -> int:
         if args.model not in registry.names():
             parser.error(f"unknown model {args.model!r}; choose one of: {', '.join(registry.names())}")
         options = config_lib.parse_options(args.option) if args.option else {}
-        config_lib.check_options(args.model, options)  # before they become keywords beside the settings
+        options = config_lib.check_options(args.model, options)  # checked before they sit beside the settings
         settings = {key: getattr(args, key) for key in SETTINGS}  # the flags are tfgen.train's settings
         tfgen.train(args.model, resume=args.resume, overwrite=args.overwrite, **settings, **options)
 
