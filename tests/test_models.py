@@ -164,7 +164,7 @@ def test_model_defaults_are_valid_cli_defaults(name):
     config.resolve(name, {})  # validates
 
 
-@pytest.mark.slow  # three fresh interpreters
+@pytest.mark.slow  # a fresh interpreter that trains
 def test_a_model_file_dropped_into_the_package_trains_evaluates_explores_and_exports(tmp_path, data_dir):
     import shutil
     import subprocess
@@ -174,23 +174,22 @@ def test_a_model_file_dropped_into_the_package_trains_evaluates_explores_and_exp
 
     shutil.copytree(REPO / "tfgen", tmp_path / "tfgen", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(tmp_path / "tfgen" / "models" / "vae.py", tmp_path / "tfgen" / "models" / "my_vae.py")
-    env = train_env(PYTHONPATH=str(tmp_path), TFGEN_CACHE_DIR=str(tmp_path / "cache"))
     out = tmp_path / "runs" / "my_vae"
-
-    def tfgen_command(*args):
-        result = subprocess.run([sys.executable, "-m", "tfgen", *map(str, args)], cwd=tmp_path, env=env,
-                                capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stderr[-2000:]
-        return result.stdout
-
-    listed = tfgen_command("train", "--list")
-    assert any(line.startswith("my_vae ") for line in listed.splitlines())
-    tfgen_command("train", "my_vae", "--epochs", "1", "--train-size", "64", "--latent-dim", "2",
-                  "--option", "hidden=64", "--data-dir", data_dir, "--out", out)
-    assert (out / "saved_model").is_dir() and (out / "images" / "epoch_0001.png").is_file()
-    assert "test ELBO" in tfgen_command("evaluate", out, "--num-samples", "64", "--k", "2")
-    tfgen_command("explore", "reconstruct", out, "--n", "4")
-    assert (out / "explore" / "reconstruct_4.png").is_file()
+    commands = [["train", "--list"],
+                ["train", "my_vae", "--epochs", "1", "--train-size", "64", "--latent-dim", "2", "--option", "hidden=64",
+                 "--data-dir", str(data_dir), "--out", str(out)],
+                ["evaluate", str(out), "--num-samples", "64", "--k", "2"],
+                ["explore", "reconstruct", str(out), "--n", "4"]]
+    script = ("import sys, tfgen\nfrom tfgen.commands import main\nassert tfgen.__file__.startswith(sys.argv[1])\n"
+              f"sys.exit(max(main(argv) for argv in {commands!r}))")
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300,
+                            env=train_env(PYTHONPATH=str(tmp_path), TFGEN_CACHE_DIR=str(tmp_path / "cache")))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert any(line.startswith("my_vae ") for line in result.stdout.splitlines())  # listed
+    assert (out / "saved_model").is_dir() and (out / "images" / "epoch_0001.png").is_file()  # trained, exported
+    assert "test ELBO" in result.stdout  # evaluated
+    assert (out / "explore" / "reconstruct_4.png").is_file()  # explored
 
 
 def test_batch_shares_are_strided_and_disjoint():
