@@ -16,8 +16,27 @@ from test_train import TINY, assert_complete_run, read_rows
 pytestmark = pytest.mark.slow
 
 
-def start_train(out, data_dir, epochs):
+# train.py, but the process stops itself (SIGSTOP) once the SavedModel is written under its temporary name, so
+# that a test can kill it inside the export however fast the export is.
+STOP_IN_EXPORT = """
+import contextlib, os, runpy, signal, sys
+import tfgen.export
+atomic_path = tfgen.export.atomic_path
+@contextlib.contextmanager
+def stopping_atomic_path(path):
+    with atomic_path(path) as tmp:
+        yield tmp
+        os.kill(os.getpid(), signal.SIGSTOP)  # written under the temporary name, not yet renamed
+tfgen.export.atomic_path = stopping_atomic_path
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def start_train(out, data_dir, epochs, stop_in_export=False):
     args = [*TRAIN_PY, "cvae", "--epochs", str(epochs), "--data-dir", str(data_dir), "--out", str(out), *TINY]
+    if stop_in_export:
+        args = [args[0], "-c", STOP_IN_EXPORT, *args[1:]]
     return subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=train_env())
 
@@ -95,9 +114,9 @@ def test_sigkill_in_epoch_1_or_during_export_resumes_to_a_complete_run(tmp_path,
     out, epochs = tmp_path / "run", 3
     if moment == "epoch 1":  # the untrained grid is written, no epoch has finished
         ready = lambda: (out / "images" / "epoch_0000.png").is_file()  # noqa: E731
-    else:  # the SavedModel is being written to its temporary name
-        ready = lambda: (out / ".saved_model.tmp").exists()  # noqa: E731
-    signal_when(start_train(out, data_dir, epochs), ready, signal.SIGKILL)
+    else:  # the SavedModel is written to its temporary name, not yet renamed (the process stopped itself there)
+        ready = lambda: (out / ".saved_model.tmp" / "saved_model.pb").exists()  # noqa: E731
+    signal_when(start_train(out, data_dir, epochs, stop_in_export=moment == "export"), ready, signal.SIGKILL)
     assert not (out / "saved_model").exists()  # never a half-written SavedModel under the final name
     result = resume_and_check(out, data_dir, epochs)
     assert "finished 3 epochs" in result.stdout
