@@ -219,12 +219,11 @@ class GenerativeModel(keras.Model):
         with tf.GradientTape(persistent=True) as tape:
             shared = self.shared_draws(data, training=True)
             for update in self.updates():
-                results = []
+                variables, optimizer, results = self.variables_of(update), self.update_optimizers[update.name], []
                 for part in batch_shares(data, update.repeat):
                     losses = update.compute(part, True, **shared)
                     with tape.stop_recording():
-                        apply_gradients(tape, losses[update.loss], self.variables_of(update),
-                                        self.update_optimizers[update.name])
+                        apply_gradients(tape, losses[update.loss], variables, optimizer)
                     results.append(losses)
                 logs.update(mean_of(results))
         return self.update_trackers(logs, data)

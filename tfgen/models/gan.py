@@ -91,21 +91,22 @@ class GAN(AdversarialModel):
         n = tf.shape(x)[0] // self.pack * self.pack
         return self.discriminator(tf.reshape(x[:n], (-1, 2 * self.pack)), training=training)
 
-    def preview_inputs(self, seed: int, real: np.ndarray) -> dict:
-        """Fixed noise for 1,000 points, the real test points, and fixed axes (so the GIF's frames line up)."""
+    def preview_inputs(self, seed: int, real: np.ndarray, mesh: int = 80) -> dict:
+        """Fixed noise for 1,000 points, the real test points, fixed axes (so the GIF's frames line up) and an
+        80 x 80 mesh over them where D's surface is drawn."""
         z = np.random.default_rng(seed).standard_normal((self.num_grid_samples, self.latent_dim))
         low, high = real.min(axis=0), real.max(axis=0)
         pad = 0.25 * (high - low).max()
         limits = (low[0] - pad, high[0] + pad, low[1] - pad, high[1] + pad)
-        return {"z": z.astype(np.float32), "real": real, "limits": limits}
-
-    def preview(self, inputs: dict, epoch: int, mesh: int = 80) -> np.ndarray:
-        """Real and generated points over D's decision surface (D's probability on an 80 x 80 mesh)."""
-        limits = inputs["limits"]
         xs, ys = np.meshgrid(np.linspace(*limits[:2], mesh), np.linspace(*limits[2:], mesh))
+        return {"z": z.astype(np.float32), "real": real, "limits": limits, "mesh": (xs, ys)}
+
+    def preview(self, inputs: dict, epoch: int) -> np.ndarray:
+        """Real and generated points over D's decision surface (D's probability on the mesh)."""
+        xs, ys = inputs["mesh"]
         points = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
         probability = np.asarray(self.discriminate(points)).reshape(xs.shape)
-        return images.scatter_frame(inputs["real"], np.asarray(self.sample(inputs["z"])), limits,
+        return images.scatter_frame(inputs["real"], np.asarray(self.sample(inputs["z"])), inputs["limits"],
                                     (xs, ys, probability), f"epoch {epoch}")
 
     def export_functions(self):

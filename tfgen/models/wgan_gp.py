@@ -18,10 +18,9 @@ epoch 17 and then collapsed (the Wasserstein estimate went negative and the
 samples fell apart; Fréchet distance 108 after 20 epochs), while the default
 stayed steady (estimate 1.0 to 0.97 over epochs 13-20; Fréchet distance 66).
 The critic outputs an unbounded score, not a logit. Its LeakyReLU(0.2) is
-written max(x, 0.2 x), the same
-function: with the ``LeakyRelu`` op, TensorFlow's graph optimiser fails to
-fuse it with the convolution under the penalty's second-order gradient and
-logs an error on every run (TF 2.21).
+written max(x, 0.2 x), the same function: with the ``LeakyRelu`` op,
+TensorFlow's graph optimiser fails to fuse it with the convolution under the
+penalty's second-order gradient and logs an error on every run (TF 2.21).
 
 A training step consumes ``batch_size`` real images: ``critic_steps`` critic
 updates of ``batch_size // critic_steps`` images each, then one generator
