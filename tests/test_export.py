@@ -10,10 +10,9 @@ import pytest
 import tensorflow as tf
 
 from tfgen import registry
-from tfgen.data import make_points, to_float
 from tfgen.export import export_saved_model
 
-from conftest import make_arrays
+from conftest import model_batch
 
 # Runs in a fresh interpreter in which `import tfgen` fails; loads every export named on its command line.
 LOAD_WITHOUT_TFGEN = textwrap.dedent(
@@ -56,13 +55,9 @@ def exported(request, tmp_path_factory):
     for name in sorted(selected):
         model = registry.get(name)(latent_dim=6, learning_rate=1e-3, seed=0)
         model.compile()
-        if model.has("points"):
-            ds = make_points("ring", seed=0, num_train=16, num_test=1)
-            x, y = ds.x_train, ds.y_train
-        else:
-            arrays = make_arrays(num_train=16, num_test=1)
-            x, y = to_float(arrays["x_train"], model.input_range), arrays["y_train"]
-        model.train_step((tf.constant(x), tf.constant(y.astype(np.int32))))  # non-initial weights
+        data = model_batch(model, n=16)
+        model.train_step(data)  # non-initial weights
+        x = data[0].numpy()
         folder = root / name
         folder.mkdir()
         export_saved_model(model, folder / "saved_model")
