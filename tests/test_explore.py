@@ -33,7 +33,7 @@ def run_explore(*args):
 def test_interpolate_writes_a_strip_and_a_there_and_back_gif_between_two_digits(runs, capsys):
     assert run_explore("interpolate", runs / "vae", "--from", "1", "--steps", "6") == 0
     out = capsys.readouterr().out
-    a, b, digit_a, digit_b = re.search(r"test images (\d+) -> (\d+), digits (\d) -> (\d)", out).groups()
+    a, b, digit_a, digit_b = re.search(r"test images (\d+) -> (\d+), classes (\d) -> (\d)", out).groups()
     assert a == "1" and digit_a != digit_b  # by default --to is the first test image of another digit
     strip = iio.imread(runs / "vae" / "explore" / f"interpolate_{a}_{b}.png")
     assert strip.shape[1] > 7 * strip.shape[0]  # one row: image, 6 decoded points, image
@@ -44,7 +44,7 @@ def test_interpolate_writes_a_strip_and_a_there_and_back_gif_between_two_digits(
 def test_interpolate_by_digits_also_for_conditional_and_ae_models(runs, capsys):
     for model in ("cond_vae", "ae"):
         assert run_explore("interpolate", runs / model, "--digits", "3", "8") == 0
-        assert "digits 3 -> 8" in capsys.readouterr().out
+        assert "classes 3 -> 8" in capsys.readouterr().out
 
 
 def test_interpolate_refuses_an_index_outside_the_test_set(runs, capsys):

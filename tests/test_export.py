@@ -119,8 +119,8 @@ def test_export_replaces_an_older_export(tmp_path):
 
 
 @pytest.mark.parametrize("function, inputs, message", [
-    ("generate", {"z": np.zeros((2, 6)), "label": [3, 12]}, "label must be a digit 0..9; got] [3 12]"),
-    ("generate", {"z": np.zeros((1, 6)), "label": [-1]}, "label must be a digit 0..9; got] [-1]"),
+    ("generate", {"z": np.zeros((2, 6)), "label": [3, 12]}, "label must be a class 0..9; got] [3 12]"),
+    ("generate", {"z": np.zeros((1, 6)), "label": [-1]}, "label must be a class 0..9; got] [-1]"),
     ("generate", {"z": np.zeros((2, 5)), "label": [1, 2]}, "generate: z must have shape [N, 6]; got] [2 5]"),
     ("encode", {"images": np.zeros((2, 28, 28)), "label": [1, 2]},
      "encode: images must have shape [N, 28, 28, 1]; got] [2 28 28]"),

@@ -117,7 +117,8 @@ def test_get_config_returns_every_constructor_argument_and_round_trips(name):
     cls = registry.get(name)
     model = build(name, latent_dim=6, seed=4)
     cfg = model.get_config()
-    assert cfg == {"latent_dim": 6, "learning_rate": 1e-3, "seed": 4, **options.defaults(cls)}
+    assert cfg == {"latent_dim": 6, "learning_rate": 1e-3, "seed": 4, "image_shape": (28, 28, 1), "num_classes": 10,
+                   **options.defaults(cls)}
     again = cls(**cfg)
     assert again.get_config() == cfg
     assert again.count_params() == model.count_params()

@@ -4,7 +4,7 @@
 
     run = tfgen.train("cvae", epochs=3, train_size=5000, out="runs/try")
     run.metrics[-1]["test_elbo"]
-    images = run.sample(16, seed=1)            # (16, 28, 28, 1) in [0, 1]
+    images = run.sample(16, seed=1)            # (16, H, W, C) in [0, 1]
     codes = run.encode(images)                 # models with an encoder
     scores = run.evaluate(num_samples=1000)
 
@@ -25,8 +25,9 @@ from tfgen import data as data_lib
 from tfgen import rundir
 
 # The command line's flags, in snake_case; anything else passed to train() is one of the model's options.
-SETTINGS = ("epochs", "batch_size", "latent_dim", "lr", "dataset", "data_dir", "train_size", "out", "seed",
-            "precision", "strategy", "jit_compile", "eval_every", "tensorboard")
+SETTINGS = ("epochs", "batch_size", "latent_dim", "lr", "dataset", "data_dir", "image_size", "channels",
+            "test_fraction", "train_size", "out", "seed", "precision", "strategy", "jit_compile", "eval_every",
+            "tensorboard")
 
 
 def train(model: str, *, resume: bool = False, overwrite: bool = False, verbose: int | None = None,
@@ -129,7 +130,7 @@ class Run:
 
     def dataset(self) -> data_lib.Dataset:
         """The data the run trained on, loaded again."""
-        return data_lib.load(self.data_name, self.data_dir, seed=self.settings.seed)
+        return data_lib.load(self.data_name, self.data_dir, seed=self.settings.seed, **self.settings.data_settings())
 
     @functools.cached_property
     def _restored(self) -> tuple[Any, int]:
@@ -153,8 +154,8 @@ class Run:
     def sample(self, n: int, labels=None, seed: int = 0) -> np.ndarray:
         """``n`` samples for codes z ~ N(0, I) drawn from ``seed``: the same images for the same seed.
 
-        Images in [0, 1] shaped (n, 28, 28, 1) (the toy GAN: points (n, 2)).
-        A conditional model takes ``labels`` (n ints), by default each digit in turn.
+        Images in [0, 1] shaped (n, H, W, C) (the toy GAN: points (n, 2)).
+        A conditional model takes ``labels`` (n ints), by default each class in turn.
         """
         from tfgen.evaluation import generate, sample_inputs
 
@@ -167,7 +168,7 @@ class Run:
     def encode(self, images, labels=None) -> np.ndarray:
         """Each image's code (the posterior mean for the VAEs), shape (N, latent_dim).
 
-        ``images``: uint8 (N, 28, 28[, 1]) or floats in [0, 1] (N, 28, 28, 1),
+        ``images``: uint8 (N, H, W[, C]) or floats in [0, 1] (N, H, W, C),
         as ``sample`` returns them. A conditional model also takes their labels.
         """
         model = self.model

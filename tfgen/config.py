@@ -12,7 +12,7 @@ from typing import Any
 
 from tfgen import options as options_lib
 from tfgen import registry, rundir
-from tfgen.data import IMAGE_DATASETS, POINT_DATASETS
+from tfgen.data import IMAGE_DATASETS, POINT_DATASETS, TEST_FRACTION, is_path
 from tfgen.distribute import STRATEGIES
 from tfgen.errors import ConfigError
 from tfgen.precision import PRECISIONS
@@ -21,6 +21,8 @@ DATASETS = IMAGE_DATASETS + POINT_DATASETS
 
 # Larger codes than this are a typo: the networks alone would not fit in memory.
 MAX_LATENT_DIM = 10_000
+MAX_IMAGE_SIDE = 4096
+DEFAULT_IMAGE_SHAPE, DEFAULT_NUM_CLASSES = [28, 28, 1], 10  # what every run before --dataset PATH trained on
 
 # Keys a resumed run may change: everything else defines the run and must match.
 RESUMABLE_CHANGES = ("epochs", "data_dir", "out", "jit_compile", "eval_every", "tensorboard", "strategy")
@@ -36,8 +38,11 @@ class RunConfig:
         batch_size: global batch size.
         latent_dim: size of the latent code.
         lr: learning rate of the model's optimizer(s).
-        dataset: one of ``DATASETS``.
+        dataset: one of ``DATASETS``, or the absolute path of a folder of images or an .npz (``tfgen.data.load``).
         data_dir: folder holding ``mnist.npz`` etc.; None means the Keras cache/download.
+        image_size: ``HxW`` every image is resized to; None keeps the data's own size.
+        channels: 1 (grey) or 3 (colour) to convert the images to; None keeps the data's own.
+        test_fraction: the share held out for testing from data without a test split.
         train_size: use only the first N training images; None means all.
         out: run directory.
         seed: seeds weights, shuffling, sampling and the fixed latent batch.
@@ -49,6 +54,10 @@ class RunConfig:
         tensorboard: also write TensorBoard logs under ``RUN_DIR/tensorboard/``.
         options: the model's own choices (``--option NAME=VALUE``): keyword
             arguments of its constructor, each of its annotated type (``tfgen.options``).
+        image_shape: [H, W, C] of the images the run trains on, and
+        num_classes: the number of classes their labels name (0: unlabelled), both
+            found in the data when training starts (None before; a run from
+            before they were recorded trained on 28x28x1 digits).
     """
 
     model: str
@@ -67,6 +76,11 @@ class RunConfig:
     eval_every: int | None = None
     tensorboard: bool = False
     options: dict = dataclasses.field(default_factory=dict)
+    image_size: str | None = None
+    channels: int | None = None
+    test_fraction: float = TEST_FRACTION
+    image_shape: list | None = None
+    num_classes: int | None = None
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -80,13 +94,23 @@ class RunConfig:
                 raise ConfigError(f"{_flag(key)} must be a positive integer; got {getattr(self, key)}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"--lr must be a positive, finite number; got {self.lr}")
-        if self.dataset not in DATASETS:
-            raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
+        if self.dataset not in DATASETS and not is_path(self.dataset):
+            raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}, or the path "
+                              "of a folder of images or an .npz file")
         kind = "points" if cls.has("points") else "images"
         fitting = POINT_DATASETS if kind == "points" else IMAGE_DATASETS
-        if self.dataset not in fitting:
+        if self.dataset not in fitting and (kind == "points" or not is_path(self.dataset)):
             raise ConfigError(f"model {self.model!r} trains on {kind}, not on {self.dataset!r}; "
-                              f"choose --dataset from: {', '.join(fitting)}")
+                              f"choose --dataset from: {', '.join(fitting)}"
+                              + ("" if kind == "points" else ", or the path of a folder of images or an .npz file"))
+        if kind == "points" and (self.image_size or self.channels):
+            raise ConfigError(f"model {self.model!r} trains on 2-D points: --image-size and --channels do not apply")
+        if self.image_size is not None:
+            object.__setattr__(self, "image_size", "x".join(map(str, parse_image_size(self.image_size))))
+        if self.channels is not None and self.channels not in (1, 3):
+            raise ConfigError(f"--channels must be 1 (grey) or 3 (colour); got {self.channels}")
+        if not 0 < self.test_fraction < 1:
+            raise ConfigError(f"--test-fraction must be between 0 and 1 (exclusive); got {self.test_fraction}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown --precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
         if self.strategy not in STRATEGIES:
@@ -104,9 +128,9 @@ class RunConfig:
                 raise ConfigError(f"{_flag(key)} must be a path of UTF-8 characters; got {getattr(self, key)!r}") \
                     from None
         object.__setattr__(self, "options", options_lib.parse(self.model, cls, self.options))  # typed
-        if self.eval_every is not None and self.dataset not in ("mnist", "mnist-sample"):
-            raise ConfigError(f"--eval-every scores MNIST digits with the reference MNIST classifier; {self.model} "
-                              f"on {self.dataset} has no such scores (the toy GAN logs its mode metrics every epoch)")
+        if self.eval_every is not None and kind == "points":
+            raise ConfigError(f"--eval-every adds the classifier scores of image models; {self.model} on "
+                              f"{self.dataset} has no such scores (the toy GAN logs its mode metrics every epoch)")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
@@ -127,13 +151,53 @@ class RunConfig:
         """A fresh, uncompiled instance of the configured model, computing in ``precision`` (default: the run's)."""
         from tfgen.precision import policy
 
+        data = {} if self.image_shape is None else {"image_shape": tuple(self.image_shape),
+                                                    "num_classes": self.num_classes}
         with policy(precision or self.precision):
             return registry.get(self.model)(latent_dim=self.latent_dim, learning_rate=self.lr, seed=self.seed,
-                                            **self.options)
+                                            **data, **self.options)
+
+    def data_settings(self) -> dict[str, Any]:
+        """How ``tfgen.data.load`` resizes, converts and splits the run's images."""
+        size = parse_image_size(self.image_size) if self.image_size else None
+        return {"image_size": size, "channels": self.channels, "test_fraction": self.test_fraction}
+
+    def with_data(self, image_shape: tuple[int, ...], num_classes: int) -> "RunConfig":
+        """This configuration with the shape and classes of the data it trains on, once its model takes them.
+
+        Raises:
+            ConfigError: a size the model cannot take, no labels for a conditional
+                model or ``--eval-every``, or (resuming) data that is not what the run trained on.
+        """
+        cls = registry.get(self.model)
+        if cls.has("points"):
+            return self
+        shape = [int(d) for d in image_shape]
+        cls.check_data(shape, num_classes)
+        if self.eval_every and not num_classes:
+            raise ConfigError("--eval-every scores samples with a classifier trained on the data's labels; this data "
+                              "has none (put the images in class folders, or give y_train)")
+        if self.image_shape is not None and [self.image_shape, self.num_classes] != [shape, num_classes]:
+            raise ConfigError(f"the data now gives {'x'.join(map(str, shape))} images in {num_classes} classes, but "
+                              f"the run in {self.out} trained on {'x'.join(map(str, self.image_shape))} images in "
+                              f"{self.num_classes} classes; resume it with its own data")
+        return dataclasses.replace(self, image_shape=shape, num_classes=num_classes)
 
     @property
     def run_dir(self) -> Path:
         return Path(self.out)
+
+
+def parse_image_size(spec: str | int) -> tuple[int, int]:
+    """``N`` or ``HxW`` -> (H, W), or ConfigError naming the flag and what it takes."""
+    text = str(spec).strip().lower()
+    parts = text.split("x")
+    if len(parts) in (1, 2) and all(p.isdigit() for p in parts):
+        sides = tuple(int(p) for p in parts)
+        if all(1 <= side <= MAX_IMAGE_SIDE for side in sides):
+            return (sides[0], sides[-1])
+    raise ConfigError(f"--image-size takes N or HxW, each side from 1 to {MAX_IMAGE_SIDE} pixels (for example 64 or "
+                      f"32x48); got {spec!r}")
 
 
 def model_defaults(model: str) -> dict[str, Any]:
@@ -196,6 +260,10 @@ def for_training(model: str, flags: dict[str, Any], resume: bool = False) -> Run
         ConfigError: a bad flag, or one that tries to change what defines the
             resumed run (model, latent size, data, ...), naming the flag and both values.
     """
+    if flags.get("dataset") and is_path(flags["dataset"]):  # the run names its data wherever it is read from
+        flags = {**flags, "dataset": str(Path(flags["dataset"]).expanduser().resolve())}
+    if flags.get("image_size") is not None:  # compared with a resumed run's as HxW
+        flags = {**flags, "image_size": "x".join(map(str, parse_image_size(flags["image_size"])))}
     config = resolve(model, flags)
     if flags.get("options"):  # typed, to compare with the resumed run's
         flags = {**flags, "options": check_options(model, flags["options"])}
@@ -234,6 +302,8 @@ def from_doc(doc: Any, path: Path) -> RunConfig:
         values = doc["config"]
     except (KeyError, TypeError) as e:
         raise ConfigError(f"cannot read the run configuration {path}: {e}") from None
+    if isinstance(values, dict) and "image_shape" not in values and values.get("dataset") not in POINT_DATASETS:
+        values = {**values, "image_shape": DEFAULT_IMAGE_SHAPE, "num_classes": DEFAULT_NUM_CLASSES}
     try:
         return RunConfig.from_dict(values)
     except ConfigError as e:  # its message names a flag; here the value came from the file
@@ -258,6 +328,7 @@ def _check_type(key: str, value: Any, annotation: str) -> None:
         "float": isinstance(value, (int, float)) and not isinstance(value, bool),
         "bool": isinstance(value, bool),
         "dict": isinstance(value, dict),
+        "list": isinstance(value, list),
     }[base]
     if not ok:
         raise ConfigError(f"{_flag(key)} must be of type {base}; got {value!r}")

@@ -7,10 +7,19 @@
   one-sample ELBO and the importance-weighted bound (IWAE, K samples) of
   log p(x) on the binarized test set, in nats, with standard errors
   (conditional models: log p(x | y));
-- every MNIST image generator: Fréchet and kernel distance between the
-  reference classifier's features of N generated and N real test images, the
-  classifier score (with the real test set's beside it), class coverage, and
-  for conditional models the classifier's accuracy on the requested labels;
+  Under the run's own likelihood (``binarized`` or ``bernoulli``, see
+  ``tfgen.models.base.Likelihood``): a Bernoulli cross-entropy on pixels in
+  [0, 1] is not a density of continuous pixels, so those numbers compare runs
+  with each other, not with published bits/dim;
+- every image generator on labelled data: Fréchet and kernel distance between
+  the features of N generated and N real test images under a classifier
+  trained on the run's own data (``tfgen.classifier``, cached per data set),
+  the classifier score (with the real test set's beside it), class coverage,
+  and for conditional models the classifier's accuracy on the requested
+  labels. Unlabelled data has no such classifier: these scores are skipped
+  with a note saying so;
+- with ``features="inception"``: the standard FID and KID on InceptionV3's
+  pool features, when its ImageNet weights are in the Keras cache (``tfgen.inception``);
 - the toy 2-D GAN on ``ring``/``grid``: modes covered and high-quality share.
 """
 
@@ -24,13 +33,12 @@ from tfgen import classifier as classifier_lib
 from tfgen import data as data_lib
 from tfgen import metrics, quality
 
-MNIST_SETS = ("mnist", "mnist-sample")
-
+FEATURES = ("classifier", "inception")
 
 def sample_inputs(model, n: int, seed) -> tuple[np.ndarray, np.ndarray | None]:
-    """``n`` codes z ~ N(0, I) drawn from ``seed``, and for conditional models each digit equally often."""
+    """``n`` codes z ~ N(0, I) drawn from ``seed``, and for conditional models each class equally often."""
     z = np.random.default_rng(seed).standard_normal((n, model.latent_dim)).astype(np.float32)
-    labels = (np.arange(n) % 10).astype(np.int32) if model.has("conditional") else None
+    labels = (np.arange(n) % model.num_classes).astype(np.int32) if model.has("conditional") else None
     return z, labels
 
 
@@ -62,8 +70,15 @@ def sample_scores(samples: np.ndarray, labels: np.ndarray | None, real: np.ndarr
 
 
 def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
-             classifier: classifier_lib.Classifier | None = None, cache: Path | None = None) -> dict:
-    """Every metric that applies to ``run``'s model (a :class:`tfgen.Run`), as a JSON-ready dict."""
+             classifier: classifier_lib.Classifier | None = None, cache: Path | None = None,
+             features: str = "classifier") -> dict:
+    """Every metric that applies to ``run``'s model (a :class:`tfgen.Run`), as a JSON-ready dict.
+
+    ``features``: ``classifier`` (the data's own classifier) or ``inception``
+    (InceptionV3's ImageNet features; refused when its weights are not cached).
+    """
+    if features not in FEATURES:
+        raise ValueError(f"unknown features {features!r}; choose one of: {', '.join(FEATURES)}")
     model = run.model
     result: dict = {"model": run.config["model"], "run_dir": str(run.path), "epochs": run.epochs,
                     "dataset": run.data_name}
@@ -78,19 +93,37 @@ def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
         return result
     if model.has("likelihood"):
         conditional = model.has("conditional")
-        x = data_lib.to_float(ds.x_test, "binarized")
+        x = data_lib.to_float(ds.x_test, model.likelihood_range)
         result["likelihood"] = {**quality.likelihood(model, x, ds.y_test if conditional else None, k, seed=seed),
-                                "images": len(x), "conditional": conditional}
-    if run.data_name not in MNIST_SETS:
-        result["note"] = f"classifier scores need MNIST digits; this run trained on {run.data_name}"
-        return result
-    classifier = classifier or classifier_lib.load_or_train(ds, cache)
-    result["classifier"] = classifier.info
+                                "images": len(x), "conditional": conditional,
+                                "pixels": model.likelihood_range}
     n = min(num_samples, len(ds.x_test))
+    if features == "inception":
+        from tfgen import inception
+
+        extractor = inception.Features()  # refuses, naming what it looked for, when the weights are not cached
+    elif not ds.num_classes:
+        result["note"] = (f"{run.data_name} has no labels, so there is no classifier of its own to score samples "
+                          "with (distances, classifier score, coverage skipped); --features inception gives the "
+                          "standard FID/KID when InceptionV3's ImageNet weights are in the Keras cache")
+        return result
     if n < num_samples:
         data_lib.warn(f"--num-samples {num_samples} is more than the {len(ds.x_test)} real test images of "
                       f"{run.data_name}: scoring {n} samples against {n} test images")
     z, labels = sample_inputs(model, n, seed)
-    result["samples"] = sample_scores(generate(model, z, labels), labels, data_lib.to_float(ds.x_test[:n], "unit"),
-                                      classifier)
+    samples, real = generate(model, z, labels), data_lib.to_float(ds.x_test[:n], "unit")
+    if features == "inception":
+        result["inception"] = inception_scores(extractor, samples, real)
+        return result
+    classifier = classifier or classifier_lib.load_or_train(ds, cache)
+    result["classifier"] = classifier.info
+    result["samples"] = sample_scores(samples, labels, real, classifier)
     return result
+
+
+def inception_scores(extractor, samples: np.ndarray, real: np.ndarray) -> dict[str, float]:
+    """The standard FID and KID: Fréchet and kernel distance between InceptionV3 pool features."""
+    fake_feats, real_feats = extractor(samples), extractor(real)
+    kid, kid_se = quality.kernel_distance(fake_feats, real_feats)
+    return {"num_samples": len(samples), "fid": quality.frechet_distance(fake_feats, real_feats), "kid": kid,
+            "kid_se": kid_se, "weights": str(extractor.weights)}

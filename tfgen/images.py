@@ -13,23 +13,37 @@ from tfgen.files import atomic_path
 
 
 def tile(images: np.ndarray, rows: int, cols: int, pad: int = 2, scale: int = 3) -> np.ndarray:
-    """Tiles (N, H, W, 1) images in [0, 1] into one uint8 grayscale grid image.
+    """Tiles (N, H, W, C) images in [0, 1] into one uint8 grid image: (rows, cols) grey for C 1, RGB for C 3.
 
     Drawn with numpy rather than a matplotlib figure per epoch: it is exact
     (pixel values are not rescaled per image), far cheaper, and leaks nothing.
-    Missing cells (N < rows * cols) stay blank.
+    Missing cells (N < rows * cols) stay blank (white).
     """
     images = np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
-    n, h, w = images.shape[:3]
+    n, h, w, channels = images.shape
     if n > rows * cols:
         raise ValueError(f"{n} images do not fit a {rows}x{cols} grid")
-    grid = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad), dtype=np.float32)
+    grid = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad, channels), dtype=np.float32)
     for i in range(n):
         r, c = divmod(i, cols)
         top, left = pad + r * (h + pad), pad + c * (w + pad)
-        grid[top : top + h, left : left + w] = images[i, :, :, 0]
-    grid = np.kron(grid, np.ones((scale, scale), dtype=np.float32))
-    return np.round(grid * 255.0).astype(np.uint8)
+        grid[top : top + h, left : left + w] = images[i]
+    grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
+    grid = np.round(grid * 255.0).astype(np.uint8)
+    return grid[..., 0] if channels == 1 else grid
+
+
+def side_by_side(panels: Sequence[np.ndarray], gap: int = 24) -> np.ndarray:
+    """uint8 images (grey or RGB, of any heights) in one row, top-aligned, white around and between them."""
+    colour = any(p.ndim == 3 for p in panels)
+    panels = [np.repeat(p[..., None], 3, axis=2) if colour and p.ndim == 2 else p for p in panels]
+    height = max(p.shape[0] for p in panels)
+    row = []
+    for i, p in enumerate(panels):
+        padded = np.full((height, p.shape[1] + (gap if i else 0), *p.shape[2:]), 255, np.uint8)
+        padded[: p.shape[0], (gap if i else 0):] = p
+        row.append(padded)
+    return np.concatenate(row, axis=1)
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:

@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 from tfgen.errors import ConfigError
 
-# Constructor keywords that are the run's own settings (--latent-dim, --lr, --seed), not options.
-SETTING_ARGUMENTS = ("latent_dim", "learning_rate", "seed")
+# Constructor keywords that are the run's own settings (--latent-dim, --lr, --seed) or the data's shape, not options.
+SETTING_ARGUMENTS = ("latent_dim", "learning_rate", "seed", "image_shape", "num_classes")
 TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 

@@ -146,8 +146,9 @@ def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume:
         if resuming:  # what cannot be repaired is refused now, before anything is written
             rundir.reconcile(run_dir, finished, repair=False)
         if dataset is None:
-            dataset = data_lib.load(config.dataset, config.data_dir, seed=config.seed)
+            dataset = data_lib.load(config.dataset, config.data_dir, seed=config.seed, **config.data_settings())
         dataset = dataset.take_train(config.train_size)
+        config = config.with_data(dataset.image_shape, dataset.num_classes)
         if config.batch_size > len(dataset.x_train):
             data_lib.warn(f"--batch-size {config.batch_size} is more than the {len(dataset.x_train)} training images: "
                           f"each epoch is one batch of {len(dataset.x_train)}")
@@ -302,7 +303,9 @@ def config_doc(config: RunConfig, dataset: data_lib.Dataset) -> dict[str, Any]:
     return {
         "config": config.to_dict(),
         "data": {"dataset": dataset.name, "source": dataset.source,
-                 "num_train": len(dataset.x_train), "num_test": len(dataset.x_test)},
+                 "num_train": len(dataset.x_train), "num_test": len(dataset.x_test),
+                 **({} if dataset.class_names is None else {"class_names": list(dataset.class_names)}),
+                 **({"streamed": True} if dataset.streamed else {})},
         "versions": {"tfgen": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
                      "python": sys.version.split()[0]},
     }

@@ -12,7 +12,7 @@ from conftest import model_batch as batch
 
 
 def test_beta_defaults_to_4_and_is_a_typed_option():
-    assert config.model_options("beta_vae") == {"hidden": 512, "beta": 4.0}
+    assert config.model_options("beta_vae") == {"hidden": 512, "beta": 4.0, "likelihood": "auto"}
     assert config.check_options("beta_vae", {"beta": "0.5"}) == {"beta": 0.5}
     with pytest.raises(ValueError, match="--option beta='-1' is not allowed; it takes a finite number at least 0"):
         config.check_options("beta_vae", {"beta": "-1"})

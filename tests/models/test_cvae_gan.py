@@ -20,7 +20,8 @@ def test_cvae_gan_architecture_matches_the_reference():
                          "Dense", "LeakyReLU", "Dense"]
         assert [layer.units for layer in net.layers if hasattr(layer, "units")] == [1024, outputs]
     assert config.model_defaults("cvae_gan") == {"epochs": 10, "batch_size": 128, "latent_dim": 2, "lr": 1e-4}
-    assert config.model_options("cvae_gan") == {"filters": 16, "fake_draw": "onehot", "recon_weighting": "sum"}
+    assert config.model_options("cvae_gan") == {"filters": 16, "fake_draw": "onehot", "recon_weighting": "sum",
+                                                "likelihood": "auto"}
 
 
 @pytest.mark.parametrize("weighting", ["sum", "reference"])

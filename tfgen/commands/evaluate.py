@@ -1,7 +1,7 @@
 """``tfgen evaluate RUN_DIR``: measure a run, print a table and write ``RUN_DIR/evaluation.json``.
 
-    python -m tfgen.evaluate RUN_DIR [--data-dir DIR] [--num-samples N] [--k K]
-    python -m tfgen.evaluate train-classifier [--data-dir DIR] [--retrain]
+    python -m tfgen.evaluate RUN_DIR [--data-dir DIR] [--num-samples N] [--k K] [--features classifier|inception]
+    python -m tfgen.evaluate train-classifier [--dataset NAME|PATH] [--data-dir DIR] [--retrain]
     (or: tfgen evaluate ...)
 
 What is measured, and how, is :mod:`tfgen.evaluation`.
@@ -25,7 +25,8 @@ def table(result: dict) -> str:
     if "likelihood" in result:
         lk = result["likelihood"]
         given = " | y" if lk["conditional"] else ""
-        rows += [(f"test ELBO (nats, log p(x{given}) >=)", f"{lk['elbo']:.2f} ± {lk['elbo_se']:.2f}"),
+        pixels = "binarized pixels" if lk.get("pixels", "binarized") == "binarized" else "Bernoulli on [0, 1] pixels"
+        rows += [(f"test ELBO (nats, log p(x{given}) >=, {pixels})", f"{lk['elbo']:.2f} ± {lk['elbo_se']:.2f}"),
                  (f"test IWAE, K={lk['k']} (nats)", f"{lk['iwae']:.2f} ± {lk['iwae_se']:.2f}")]
     if "samples" in result:
         s = result["samples"]
@@ -41,6 +42,12 @@ def table(result: dict) -> str:
         clf = result["classifier"]
         rows.append((f"classifier test accuracy (trained on {clf['dataset']}, {clf['train_images']:,} images)",
                      f"{clf['test_accuracy']:.4f}"))
+    if "inception" in result:
+        s = result["inception"]
+        se = f" ± {s['kid_se']:.4f}" if s["kid_se"] is not None else ""
+        rows += [("samples scored (and real test images)", f"{s['num_samples']:,}"),
+                 ("FID (InceptionV3 pool features)", f"{s['fid']:.3f}"),
+                 ("KID (InceptionV3 pool features)", f"{s['kid']:.4f}{se}")]
     if "modes" in result:
         m = result["modes"]
         rows += [("modes covered", f"{int(m['modes_covered'])} of {m['num_modes']}"),
@@ -54,9 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tfgen.evaluate",
         description="Evaluate a finished run (writes RUN_DIR/evaluation.json), or train the reference "
-        "MNIST classifier: python -m tfgen.evaluate train-classifier [--data-dir DIR] [--retrain].")
+        "classifier of a data set: python -m tfgen.evaluate train-classifier [--dataset NAME|PATH] [--data-dir DIR] "
+        "[--retrain]. The classifier scores use a small CNN trained on the run's own labelled data (once, then "
+        "cached per data set).")
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory, or train-classifier")
-    parser.add_argument("--data-dir", metavar="DIR", help="folder with mnist.npz (default: the run's)")
+    parser.add_argument("--data-dir", metavar="DIR", help="folder with mnist.npz etc. (default: the run's)")
+    parser.add_argument("--features", choices=("classifier", "inception"), default="classifier",
+                        help="features of the distances: the data's own classifier (default), or InceptionV3's "
+                        "ImageNet features for the standard FID/KID (only when its weights are in the Keras cache)")
+    parser.add_argument("--dataset", metavar="NAME|PATH", default="mnist",
+                        help="train-classifier: the data set to train it on (default: mnist)")
     parser.add_argument("--num-samples", type=positive, default=10_000, metavar="N",
                         help="generated images (and real test images) for the classifier scores (default 10000)")
     parser.add_argument("--k", type=positive, default=100, metavar="K",
@@ -72,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_tensorflow()
 
     def train_classifier() -> None:
-        dataset = data_lib.load("mnist", args.data_dir)
+        dataset = data_lib.load(args.dataset, args.data_dir)
         info = classifier_lib.train(dataset, retrain=args.retrain)
         print(f"classifier saved in {classifier_lib.classifier_dir(dataset)}: test accuracy "
               f"{info['test_accuracy']:.4f}")
@@ -82,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tfgen import evaluation
 
         run = tfgen.load(args.run_dir, args.data_dir)
-        result = evaluation.evaluate(run, args.num_samples, args.k, args.seed)
+        result = evaluation.evaluate(run, args.num_samples, args.k, args.seed, features=args.features)
         path = run.path / "evaluation.json"
         write_text(path, json.dumps(result, indent=2) + "\n")
         print(table(result))

@@ -64,8 +64,13 @@ def encode_all(run: Run, x: np.ndarray, labels: np.ndarray, batch: int = 1000) -
 def first_of_digit(labels: np.ndarray, digit: int) -> int:
     hits = np.flatnonzero(labels == digit)
     if not len(hits):
-        raise ExploreError(f"the test set has no image of digit {digit}")
+        raise ExploreError(f"the test set has no image of class {digit}")
     return int(hits[0])
+
+
+def labelled(run: Run) -> bool:
+    """Whether the run's data has labels (class folders, y_train)."""
+    return bool(run.settings.num_classes)
 
 
 def check_index(index: int, n: int, flag: str) -> int:
@@ -97,15 +102,16 @@ def interpolate(run: Run, args: argparse.Namespace) -> None:
     codes = encode_all(run, x[[a, b]], y[[a, b]])
     t = np.linspace(0.0, 1.0, args.steps, dtype=np.float32)[:, None]
     z = (1 - t) * codes[0] + t * codes[1]
-    # A conditional model also blends the two one-hot labels, so the digit morphs too.
-    onehot = np.eye(10, dtype=np.float32)[[y[a], y[b]]]
+    # A conditional model also blends the two one-hot labels, so the class morphs too.
+    onehot = np.eye(max(run.model.num_classes, 1), dtype=np.float32)[[y[a], y[b]]]
     decoded = np.asarray(run.model.decode_latent(z, *labels_arg(run, (1 - t) * onehot[0] + t * onehot[1])))
     strip = np.concatenate([x[a : a + 1], decoded, x[b : b + 1]])
     name = f"interpolate_{a}_{b}"
     save(output(run, f"{name}.png"), images.tile(strip, 1, len(strip)))
     frames = [images.tile(img[None], 1, 1, pad=0, scale=6) for img in decoded]
     images.write_frames(output(run, f"{name}.gif"), frames + frames[-2:0:-1], duration=0.12)
-    print(f"wrote {output(run, name + '.gif')} (test images {a} -> {b}, digits {y[a]} -> {y[b]}, {args.steps} steps)")
+    classes = f", classes {y[a]} -> {y[b]}" if labelled(run) else ""
+    print(f"wrote {output(run, name + '.gif')} (test images {a} -> {b}{classes}, {args.steps} steps)")
 
 
 def retrieve(run: Run, args: argparse.Namespace) -> None:
@@ -124,12 +130,20 @@ def retrieve(run: Run, args: argparse.Namespace) -> None:
         part = np.argpartition(block, k, axis=1)[:, :k]
         order = np.take_along_axis(block, part, axis=1).argsort(axis=1)
         neighbours[start : start + 500] = np.take_along_axis(part, order, axis=1)
-    precision = float(np.mean(y[neighbours] == y[:, None]))
-    queries = args.queries if args.queries else [first_of_digit(y, d) for d in range(10) if np.any(y == d)]
+    if args.queries:
+        queries = args.queries
+    elif labelled(run):  # the first image of each of the first ten classes
+        queries = [first_of_digit(y, d) for d in range(10) if np.any(y == d)]
+    else:
+        queries = list(range(min(10, len(x))))
     queries = [check_index(q, len(x), "--queries") for q in queries]
     rows = np.concatenate([np.concatenate([x[q : q + 1], x[neighbours[q]]]) for q in queries])
     save(output(run, f"retrieve_k{k}.png"), images.tile(rows, len(queries), k + 1))
-    print(f"precision@{k} over all {len(x)} test images (share of neighbours with the query's digit): {precision:.4f}")
+    if not labelled(run):
+        print(f"no precision@{k}: the run's data has no labels to compare neighbours by")
+        return
+    precision = float(np.mean(y[neighbours] == y[:, None]))
+    print(f"precision@{k} over all {len(x)} test images (share of neighbours with the query's class): {precision:.4f}")
 
 
 def latent_map(run: Run, args: argparse.Namespace) -> None:
@@ -146,13 +160,19 @@ def latent_map(run: Run, args: argparse.Namespace) -> None:
     save(output(run, "latent_manifold.png"), manifold)
     if run.model.has("encoder"):
         x, y = test_data(run)
-        plot_scatter(encode_all(run, x, y), y, output(run, "latent_scatter.png"))
+        plot_scatter(encode_all(run, x, y), y if labelled(run) else None, output(run, "latent_scatter.png"))
 
 
-def plot_scatter(means: np.ndarray, labels: np.ndarray, path: Path) -> None:
+def plot_scatter(means: np.ndarray, labels: np.ndarray | None, path: Path) -> None:
+    """The latent means, coloured by class when there are labels."""
     fig, ax = images.pyplot().subplots(figsize=(6, 5.4))
-    points = ax.scatter(means[:, 0], means[:, 1], c=labels, cmap="tab10", s=2, vmin=-0.5, vmax=9.5)
-    fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
+    if labels is None:
+        ax.scatter(means[:, 0], means[:, 1], s=2)
+    else:
+        n = int(labels.max()) + 1
+        points = ax.scatter(means[:, 0], means[:, 1], c=labels, cmap="tab10" if n <= 10 else "viridis", s=2,
+                            vmin=-0.5, vmax=n - 0.5)
+        fig.colorbar(points, ax=ax, ticks=range(n) if n <= 20 else None, label="class")
     ax.set_xlabel("z1 (mean)")
     ax.set_ylabel("z2 (mean)")
     ax.set_title("test-set latent means")
@@ -182,25 +202,25 @@ def compare(run: Run, args: argparse.Namespace) -> None:
     rng = np.random.default_rng(args.seed)
     panels = []
     shared = rng.standard_normal((n, run.model.latent_dim)).astype(np.float32)
-    labels = np.arange(n, dtype=np.int32) % 10
     for r in (run, other):
         z = shared if r.model.latent_dim == run.model.latent_dim else \
             rng.standard_normal((n, r.model.latent_dim)).astype(np.float32)
+        labels = np.arange(n, dtype=np.int32) % max(r.model.num_classes, 1)
         panels.append(images.tile(np.asarray(r.model.sample(z, *labels_arg(r, labels))), cols, cols))
-    gap = np.full((panels[0].shape[0], 24), 255, dtype=np.uint8)
     path = output(run, f"compare_{run.settings.model}_vs_{other.settings.model}.png")
-    save(path, np.concatenate([panels[0], gap, panels[1]], axis=1))
+    save(path, images.side_by_side(panels, gap=24))
     print(f"left: {run.path} ({run.settings.model}); right: {other.path} ({other.settings.model})")
 
 
 def conditional_grid(run: Run, args: argparse.Namespace) -> None:
-    """Conditional models: one row per digit 0-9, one column per code z."""
+    """Conditional models: one row per class, one column per code z."""
     if not run.model.has("conditional"):
         raise ExploreError(f"conditional-grid needs a conditional model; {run.settings.model!r} takes no labels")
+    rows = run.model.num_classes
     z = np.random.default_rng(args.seed).standard_normal((args.columns, run.model.latent_dim)).astype(np.float32)
-    z = np.tile(z, (10, 1))
-    labels = np.repeat(np.arange(10, dtype=np.int32), args.columns)
-    save(output(run, "conditional_grid.png"), images.tile(np.asarray(run.model.sample(z, labels)), 10, args.columns))
+    z = np.tile(z, (rows, 1))
+    labels = np.repeat(np.arange(rows, dtype=np.int32), args.columns)
+    save(output(run, "conditional_grid.png"), images.tile(np.asarray(run.model.sample(z, labels)), rows, args.columns))
 
 
 HANDLERS = {"interpolate": interpolate, "retrieve": retrieve, "latent-map": latent_map,

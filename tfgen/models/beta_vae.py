@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import tensorflow as tf
 
 from tfgen.losses import vae_objective
+from tfgen.models.base import Likelihood
 from tfgen.models.vae import VAE
 from tfgen.options import Range
 from tfgen.registry import register
@@ -25,15 +26,17 @@ class BetaVAE(VAE):
     """MLP VAE with the KL term weighted by beta (beta-VAE), the vae's networks and training otherwise.
 
     Args:
-        hidden: as the ``vae``'s.
+        hidden, likelihood: as the ``vae``'s.
         beta: the weight of the KL term (1 gives the ``vae``).
     """
 
     counterpart = "vae"
 
     def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None,
-                 hidden: Annotated[int, Range(2)] = 512, beta: Annotated[float, Range(0)] = 4.0, **kwargs: Any):
-        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, hidden=hidden, **kwargs)
+                 hidden: Annotated[int, Range(2)] = 512, beta: Annotated[float, Range(0)] = 4.0,
+                 likelihood: Likelihood = "auto", **kwargs: Any):
+        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, hidden=hidden,
+                         likelihood=likelihood, **kwargs)
         self.beta = beta
 
     def compute_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:

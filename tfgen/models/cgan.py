@@ -27,7 +27,7 @@ from typing import Annotated, Any
 import keras
 import tensorflow as tf
 
-from tfgen.models.base import NUM_CLASSES, AdversarialModel, one_hot, random_labels
+from tfgen.models.base import AdversarialModel
 from tfgen.options import Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
@@ -58,19 +58,19 @@ class CGAN(AdversarialModel):
         bn = dict(epsilon=0.8, momentum=0.9)
         self.generator = keras.Sequential(
             [
-                keras.Input((latent_dim + NUM_CLASSES,)),
+                keras.Input((latent_dim + self.num_classes,)),
                 keras.layers.Dense(128), leaky(),
                 keras.layers.Dense(256), keras.layers.BatchNormalization(**bn), leaky(),
                 keras.layers.Dense(512), keras.layers.BatchNormalization(**bn), leaky(),
-                keras.layers.Dense(784),
-                keras.layers.Reshape((28, 28, 1)),
+                keras.layers.Dense(self.pixels),
+                keras.layers.Reshape(self.image_shape),
                 float32_output("tanh"),
             ],
             name="generator",
         )
         self.discriminator = keras.Sequential(
             [
-                keras.Input((784 + NUM_CLASSES,)),
+                keras.Input((self.pixels + self.num_classes,)),
                 keras.layers.Dense(512), leaky(),
                 keras.layers.Dense(256), leaky(),
                 keras.layers.Dense(1),
@@ -82,16 +82,17 @@ class CGAN(AdversarialModel):
 
     def generate_images(self, z, labels, training: bool = False) -> tf.Tensor:
         """G's images in [-1, 1]."""
-        return self.generator(tf.concat([z, one_hot(labels)], axis=1), training=training)
+        return self.generator(tf.concat([z, self.one_hot(labels)], axis=1), training=training)
 
     def sample(self, z, labels=None):
         return (self.generate_images(z, labels) + 1.0) / 2.0
 
     def fake_batch(self, n, training: bool = False):
         """Fakes for digits drawn uniformly, as the reference draws the labels of its fakes."""
-        labels = random_labels(n, self.seed_generator)
+        labels = self.random_labels(n)
         return self.generate_images(self.noise(n), labels, training=training), labels
 
     def critic(self, x, labels, training: bool = False):
         """D's logits for images and their labels: concat(flattened image, one-hot label)."""
-        return self.discriminator(tf.concat([tf.reshape(x, (-1, 784)), one_hot(labels)], axis=1), training=training)
+        return self.discriminator(tf.concat([tf.reshape(x, (-1, self.pixels)), self.one_hot(labels)], axis=1),
+                                  training=training)

@@ -43,18 +43,18 @@ import keras
 import tensorflow as tf
 
 from tfgen.losses import bce_with_logits, minimax_discriminator_loss, non_saturating_generator_loss, vae_objective
-from tfgen.models.base import NUM_CLASSES, GenerativeModel, Update, normal, one_hot, random_labels
+from tfgen.models.base import GenerativeModel, Likelihood, Update, normal
 from tfgen.models.conv_vae import ConvVAE
 from tfgen.options import Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
 
 
-def critic_network(outputs: int, name: str) -> keras.Sequential:
+def critic_network(image_shape: tuple[int, int, int], outputs: int, name: str) -> keras.Sequential:
     """The reference's Discriminator(outputn): two conv + max-pool blocks, Dense 1024, ``outputs`` logits."""
     return keras.Sequential(
         [
-            keras.Input((28, 28, 1)),
+            keras.Input(image_shape),
             keras.layers.Conv2D(32, 3, padding="same"), keras.layers.LeakyReLU(negative_slope=0.2),
             keras.layers.MaxPooling2D(2),
             keras.layers.Conv2D(64, 3, padding="same"), keras.layers.LeakyReLU(negative_slope=0.2),
@@ -73,7 +73,7 @@ class CVAEGAN(ConvVAE):
     """CVAE-GAN: label-conditioned BN-conv VAE trained against a discriminator and a digit classifier.
 
     Args:
-        filters: the VAE's, as ``conv_vae``'s.
+        filters, likelihood: the VAE's, as ``conv_vae``'s.
         fake_draw: how D's fakes are drawn (see the module docstring).
         recon_weighting: how reconstruction and KL are weighted (see the module docstring).
     """
@@ -88,12 +88,14 @@ class CVAEGAN(ConvVAE):
 
     def __init__(self, latent_dim: int = 2, learning_rate: float = 1e-4, seed: int | None = None,
                  filters: Annotated[int, Range(1)] = 16, fake_draw: Literal["onehot", "reference"] = "onehot",
-                 recon_weighting: Literal["sum", "reference"] = "sum", **kwargs: Any):
-        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, filters=filters, **kwargs)
+                 recon_weighting: Literal["sum", "reference"] = "sum", likelihood: Likelihood = "auto",
+                 **kwargs: Any):
+        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, filters=filters,
+                         likelihood=likelihood, **kwargs)
         self.fake_draw = fake_draw
         self.recon_weighting = recon_weighting
-        self.discriminator = critic_network(1, "discriminator")
-        self.classifier = critic_network(NUM_CLASSES, "classifier")
+        self.discriminator = critic_network(self.image_shape, 1, "discriminator")
+        self.classifier = critic_network(self.image_shape, self.num_classes, "classifier")
 
     def updates(self) -> tuple[Update, ...]:
         """C, then D, then the VAE against the C and D just updated, each with Adam at the learning rate."""
@@ -107,13 +109,13 @@ class CVAEGAN(ConvVAE):
     def fake_codes(self, n) -> tf.Tensor:
         """The decoder inputs z_fake of D's fake half, (n, latent + 10) (see ``fake_draw``)."""
         if self.fake_draw == "reference":
-            return normal((n, self.latent_dim + NUM_CLASSES), self.seed_generator)
-        labels = random_labels(n, self.seed_generator)
-        return tf.concat([normal((n, self.latent_dim), self.seed_generator), one_hot(labels)], 1)
+            return normal((n, self.latent_dim + self.num_classes), self.seed_generator)
+        labels = self.random_labels(n)
+        return tf.concat([normal((n, self.latent_dim), self.seed_generator), self.one_hot(labels)], 1)
 
     def c_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:
         x, labels = batch
-        return {"c_loss": bce_with_logits(one_hot(labels), self.classifier(x, training=training))}
+        return {"c_loss": bce_with_logits(self.one_hot(labels), self.classifier(x, training=training))}
 
     def d_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:
         x = batch[0]
@@ -127,9 +129,10 @@ class CVAEGAN(ConvVAE):
         recon = self.decode(self.reparameterize(mean, logvar), labels, training=training)
         losses = vae_objective(x, recon, mean, logvar)  # reconstruction and kl per image
         if self.recon_weighting == "reference":  # MSELoss (mean over pixels) + KL summed over the batch
-            vae_loss = losses["reconstruction"] / 784.0 + losses["kl"] * tf.cast(tf.shape(x)[0], tf.float32)
+            batch_size = tf.cast(tf.shape(x)[0], tf.float32)
+            vae_loss = losses["reconstruction"] / float(self.pixels) + losses["kl"] * batch_size
         else:
             vae_loss = losses["loss"]
         vae_loss += non_saturating_generator_loss(self.discriminator(recon, training=training))
-        vae_loss += bce_with_logits(one_hot(labels), self.classifier(recon, training=training))
+        vae_loss += bce_with_logits(self.one_hot(labels), self.classifier(recon, training=training))
         return {"vae_loss": vae_loss, "reconstruction": losses["reconstruction"], "kl": losses["kl"]}

@@ -41,29 +41,31 @@ def strided_conv(filters: int) -> list[keras.layers.Layer]:
     return [keras.layers.ZeroPadding2D(1), keras.layers.Conv2D(filters, 3, strides=2)]
 
 
-def generator_network(latent_dim: int) -> keras.Sequential:
-    """The TensorFlow DCGAN tutorial's generator: noise -> 28x28x1 in [-1, 1] (tanh)."""
+def generator_network(latent_dim: int, image_shape: tuple[int, int, int]) -> keras.Sequential:
+    """The TensorFlow DCGAN tutorial's generator: noise -> H x W x C in [-1, 1] (tanh), from H/4 x W/4 x 256."""
     BN = keras.layers.BatchNormalization
+    h, w, c = image_shape
     return keras.Sequential(
         [
             keras.Input((latent_dim,)),
-            keras.layers.Dense(7 * 7 * 256, use_bias=False), BN(), leaky(0.3),
-            keras.layers.Reshape((7, 7, 256)),
+            keras.layers.Dense(h // 4 * w // 4 * 256, use_bias=False), BN(), leaky(0.3),
+            keras.layers.Reshape((h // 4, w // 4, 256)),
             keras.layers.Conv2DTranspose(128, 5, padding="same", use_bias=False), BN(), leaky(0.3),
             keras.layers.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False), BN(), leaky(0.3),
-            keras.layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False),
+            keras.layers.Conv2DTranspose(c, 5, strides=2, padding="same", use_bias=False),
             float32_output("tanh"),
         ],
         name="generator",
     )
 
 
-def discriminator_network(normalization=keras.layers.BatchNormalization, activation=leaky) -> keras.Sequential:
+def discriminator_network(image_shape: tuple[int, int, int], normalization=keras.layers.BatchNormalization,
+                          activation=leaky) -> keras.Sequential:
     """The course notes' DCGAN discriminator (logits out): ``normalization()`` after its last three convolutions,
     ``activation()`` (LeakyReLU 0.2) after each."""
     return keras.Sequential(
         [
-            keras.Input((28, 28, 1)),
+            keras.Input(image_shape),
             *strided_conv(16), activation(),
             *strided_conv(32), normalization(), activation(),
             *strided_conv(64), normalization(), activation(),
@@ -86,12 +88,13 @@ class DCGAN(AdversarialModel):
 
     train_defaults = {"epochs": 25, "batch_size": 256}
     input_range = "tanh"
+    size_multiple, min_size = 4, 28  # the generator doubles H/4 twice; D's three stride-2 convolutions leave 4x4
 
     def __init__(self, latent_dim: int = 100, learning_rate: float = 1e-4, seed: int | None = None,
                  beta_1: Annotated[float, Range(0, 0.9999)] = 0.9, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, beta_1=beta_1, **kwargs)
-        self.generator = generator_network(latent_dim)
-        self.discriminator = discriminator_network()
+        self.generator = generator_network(latent_dim, self.image_shape)
+        self.discriminator = discriminator_network(self.image_shape)
         self.built = True
 
     def sample(self, z, labels=None):

@@ -23,7 +23,7 @@ import keras
 import tensorflow as tf
 
 from tfgen.losses import batch_l2_norm, squared_error
-from tfgen.models.base import EncoderDecoder
+from tfgen.models.base import EncoderDecoder, Likelihood
 from tfgen.options import Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
@@ -35,6 +35,7 @@ class NoiseVAE(EncoderDecoder):
 
     Args:
         hidden: units of the encoder's and the decoder's hidden layer (the reference's 392).
+        likelihood: p(x | z) of the test ELBO, as the ``vae``'s.
     """
 
     loss_names = ("loss", "reconstruction", "code_norm")
@@ -45,23 +46,24 @@ class NoiseVAE(EncoderDecoder):
     counterpart = "vae"
 
     def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None,
-                 hidden: Annotated[int, Range(1)] = 392, **kwargs: Any):
-        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
+                 hidden: Annotated[int, Range(1)] = 392, likelihood: Likelihood = "auto", **kwargs: Any):
+        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, likelihood=likelihood,
+                         **kwargs)
         self.hidden = hidden
         self.encoder = keras.Sequential(
-            [keras.Input((784,)), keras.layers.Dense(hidden, activation="sigmoid"), keras.layers.Dense(latent_dim),
-             float32_output()],
+            [keras.Input((self.pixels,)), keras.layers.Dense(hidden, activation="sigmoid"),
+             keras.layers.Dense(latent_dim), float32_output()],
             name="encoder",
         )
         self.decoder = keras.Sequential(
             [keras.Input((latent_dim,)), keras.layers.Dense(hidden, activation="sigmoid"),
-             keras.layers.Dense(784), keras.layers.Reshape((28, 28, 1)), float32_output("sigmoid")],
+             keras.layers.Dense(self.pixels), keras.layers.Reshape(self.image_shape), float32_output("sigmoid")],
             name="decoder",
         )
         self.built = True
 
     def encode(self, images, labels=None, training=False):
-        h = self.encoder(tf.reshape(images, (-1, 784)), training=training)
+        h = self.encoder(tf.reshape(images, (-1, self.pixels)), training=training)
         return h, tf.zeros_like(h)
 
     def sample(self, z, labels=None):

@@ -20,7 +20,7 @@ import keras
 import tensorflow as tf
 
 from tfgen.losses import vae_objective
-from tfgen.models.base import EncoderDecoder, one_hot
+from tfgen.models.base import EncoderDecoder, Likelihood
 from tfgen.options import Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
@@ -36,6 +36,8 @@ class VAE(EncoderDecoder):
         seed: seed of the reparameterization noise.
         hidden: units of the encoder's first hidden layer and the decoder's
             last; the other hidden layer has half as many (the reference's 512, 256).
+        likelihood: p(x | z) of the test ELBO (``tfgen.models.base.Likelihood``);
+            training minimises squared error, as the reference does.
     """
 
     loss_names = ("loss", "reconstruction", "kl")
@@ -47,20 +49,21 @@ class VAE(EncoderDecoder):
     counterpart = "ae"
 
     def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None,
-                 hidden: Annotated[int, Range(2)] = 512, **kwargs: Any):
-        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
+                 hidden: Annotated[int, Range(2)] = 512, likelihood: Likelihood = "auto", **kwargs: Any):
+        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, likelihood=likelihood,
+                         **kwargs)
         self.hidden = hidden
         widths = (hidden, hidden // 2)
-        condition = 10 if self.has("conditional") else 0
+        condition = self.num_classes if self.has("conditional") else 0
         self.encoder = keras.Sequential(
-            [keras.Input((784 + condition,))] + [keras.layers.Dense(n, activation="relu") for n in widths],
+            [keras.Input((self.pixels + condition,))] + [keras.layers.Dense(n, activation="relu") for n in widths],
             name="encoder",
         )
         self.build_heads()
         self.decoder = keras.Sequential(
             [keras.Input((latent_dim + condition,))]
             + [keras.layers.Dense(n, activation="relu") for n in reversed(widths)]
-            + [keras.layers.Dense(784), keras.layers.Reshape((28, 28, 1)), float32_output("sigmoid")],
+            + [keras.layers.Dense(self.pixels), keras.layers.Reshape(self.image_shape), float32_output("sigmoid")],
             name="decoder",
         )
         self.built = True
@@ -77,9 +80,9 @@ class VAE(EncoderDecoder):
 
     def hidden_code(self, images: tf.Tensor, labels: tf.Tensor | None, training: bool = False) -> tf.Tensor:
         """The encoder's last hidden layer for flattened images (plus one-hot labels when conditional)."""
-        x = tf.reshape(images, (-1, 784))
+        x = tf.reshape(images, (-1, self.pixels))
         if self.has("conditional"):
-            x = tf.concat([x, one_hot(labels)], axis=1)
+            x = tf.concat([x, self.one_hot(labels)], axis=1)
         return self.encoder(x, training=training)
 
     def encode(self, images, labels=None, training=False):
@@ -87,9 +90,9 @@ class VAE(EncoderDecoder):
         return self.mean_head(h), self.logvar_head(h)
 
     def decode(self, z: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
-        """Pixel probabilities (N, 28, 28, 1) for codes ``z`` (and labels when conditional)."""
+        """Pixel probabilities (N, H, W, C) for codes ``z`` (and labels when conditional)."""
         if self.has("conditional"):
-            z = tf.concat([z, one_hot(labels)], axis=1)
+            z = tf.concat([z, self.one_hot(labels)], axis=1)
         return self.decoder(z)
 
     def sample(self, z, labels=None):

@@ -73,6 +73,7 @@ class WGANGP(AdversarialModel):
     loss_names = ("d_loss", "g_loss", "w_distance", "gp")
     train_defaults = {"epochs": 20, "batch_size": 320}
     input_range = "tanh"
+    size_multiple, min_size = 4, 28  # dcgan's networks
     counterpart = "dcgan"
 
     def __init__(self, latent_dim: int = 100, learning_rate: float = 1e-4, seed: int | None = None,
@@ -83,8 +84,8 @@ class WGANGP(AdversarialModel):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, beta_1=beta_1,
                          beta_2=beta_2, reuse_fakes=False, critic_steps=critic_steps, **kwargs)
         self.gp_weight, self.critic_norm = gp_weight, critic_norm
-        self.generator = generator_network(latent_dim)
-        self.discriminator = discriminator_network(NORMALIZATIONS[critic_norm], leaky)
+        self.generator = generator_network(latent_dim, self.image_shape)
+        self.discriminator = discriminator_network(self.image_shape, NORMALIZATIONS[critic_norm], leaky)
         self.built = True
 
     def sample(self, z, labels=None):

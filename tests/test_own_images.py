@@ -1,0 +1,202 @@
+"""A user's own images: folders and npz files of any size, grey or colour, labelled or not (``tfgen.data``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfgen import data
+from tfgen.data import DataError
+
+COLOURS = ((255, 0, 0), (0, 255, 0), (0, 0, 255))
+
+
+def picture(label: int, size=(8, 8), index: int = 0) -> np.ndarray:
+    """A class's colour with a brighter square whose place depends on ``index`` (distinct images)."""
+    h, w = size
+    x = np.zeros((h, w, 3), np.uint8) + np.asarray(COLOURS[label % 3], np.uint8) // 2
+    x[index % (h - 2): index % (h - 2) + 2, :2] = 250
+    return x
+
+
+def write(path: Path, array: np.ndarray, fmt: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, format=fmt)
+    return path
+
+
+def class_folders(root: Path, per_class: int = 10, size=(8, 8), split: str | None = None, ext: str = "png") -> Path:
+    for label, name in enumerate(("cat", "dog", "fox")):
+        for i in range(per_class):
+            write(root / (split or "") / name / f"{i:03d}.{ext}", picture(label, size, i))
+    return root
+
+
+def test_train_and_test_class_folders_give_the_split_and_the_labels(tmp_path):
+    class_folders(tmp_path, 4, split="train")
+    class_folders(tmp_path, 2, split="test")
+    (tmp_path / "train" / "cat" / "notes.txt").write_text("not an image")  # other files are ignored
+    ds = data.load(str(tmp_path) + "/")
+    assert ds.class_names == ("cat", "dog", "fox") and ds.num_classes == 3
+    assert ds.x_train.shape == (12, 8, 8, 3) and ds.x_test.shape == (6, 8, 8, 3)
+    assert ds.y_train.tolist() == [0] * 4 + [1] * 4 + [2] * 4 and ds.y_test.tolist() == [0, 0, 1, 1, 2, 2]
+    np.testing.assert_array_equal(ds.x_train[4], picture(1, index=0))  # PNG is lossless
+
+
+def test_every_keras_image_type_is_read_and_nested_class_folders_count(tmp_path):
+    for i, fmt in enumerate(("png", "jpg", "bmp", "gif")):
+        write(tmp_path / "a" / "deeper" / f"{i}.{fmt}", picture(0, index=i))
+        write(tmp_path / "b" / f"{i}.{fmt.upper()}", picture(1, index=i))
+    ds = data.load(str(tmp_path))
+    assert len(ds.x_train) + len(ds.x_test) == 8 and ds.class_names == ("a", "b")
+
+
+def test_class_folders_hold_out_a_seeded_tenth_of_each_class(tmp_path):
+    class_folders(tmp_path, 20)
+    ds = data.load(str(tmp_path))
+    assert np.bincount(ds.y_test).tolist() == [2, 2, 2] and np.bincount(ds.y_train).tolist() == [18, 18, 18]
+    again = data.load(str(tmp_path))
+    np.testing.assert_array_equal(ds.x_test, again.x_test)  # the same share for every run
+    quarter = data.load(str(tmp_path), test_fraction=0.25)
+    assert np.bincount(quarter.y_test).tolist() == [5, 5, 5]
+
+
+def test_images_directly_in_the_folder_are_unlabelled(tmp_path):
+    for i in range(10):
+        write(tmp_path / f"{i}.png", picture(0, index=i)[..., 0])  # grey
+    ds = data.load(str(tmp_path))
+    assert ds.num_classes == 0 and ds.class_names is None and ds.image_shape == (8, 8, 1)
+    assert len(ds.x_test) == 1 and len(ds.x_train) == 9 and not ds.y_train.any()
+
+
+def test_mixed_sizes_are_refused_naming_two_and_resized_with_image_size(tmp_path):
+    write(tmp_path / "a" / "0.png", picture(0, (8, 8)))
+    write(tmp_path / "a" / "1.png", picture(0, (12, 10)))
+    write(tmp_path / "b" / "0.png", picture(1, (8, 8)))
+    write(tmp_path / "b" / "1.png", picture(1, (8, 8), 1))
+    with pytest.raises(DataError, match=r"images of different sizes \(8x8 and 12x10, HxW\); pass --image-size"):
+        data.load(str(tmp_path))
+    ds = data.load(str(tmp_path), image_size=(16, 12))
+    assert ds.image_shape == (16, 12, 3)
+
+
+def test_channels_convert_colour_to_grey_as_pil_does_and_grey_to_colour(tmp_path):
+    class_folders(tmp_path, 3)
+    grey = data.load(str(tmp_path), channels=1)
+    colour = data.load(str(tmp_path))
+    expected = np.asarray(Image.fromarray(colour.x_train[0]).convert("L"))
+    np.testing.assert_array_equal(grey.x_train[0, ..., 0], expected)
+    back = data.conform(grey, None, 3)
+    assert back.image_shape == (8, 8, 3) and (back.x_train[..., 0] == back.x_train[..., 2]).all()
+
+
+def test_unreadable_and_truncated_files_are_skipped_with_one_counting_warning(tmp_path, capsys):
+    class_folders(tmp_path, 5, ext="jpg")
+    (tmp_path / "cat" / "broken.png").write_bytes(b"not a png at all")
+    whole = (tmp_path / "dog" / "000.jpg").read_bytes()
+    (tmp_path / "dog" / "cut.jpg").write_bytes(whole[: len(whole) // 2])
+    ds = data.load(str(tmp_path))
+    assert len(ds.x_train) + len(ds.x_test) == 15
+    err = capsys.readouterr().err
+    assert err.count("warning") == 1 and "skipped 2 of 17 image files" in err
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda root: None, "no image files"),
+    (lambda root: (root / "x.png").write_bytes(b"junk"), "no readable image among its 1 image files"),
+    (lambda root: (write(root / "a" / "0.png", picture(0)), write(root / "1.png", picture(0))),
+     "holds both image files and class folders"),
+    (lambda root: (root / "a").mkdir(), "class folder without image files"),
+])
+def test_folders_without_usable_images_are_refused_with_the_path(tmp_path, make, message):
+    root = tmp_path / "pictures"
+    root.mkdir()
+    make(root)
+    with pytest.raises(DataError, match=message) as raised:
+        data.load(str(root))
+    assert "pictures" in str(raised.value)
+
+
+def test_a_missing_path_and_a_file_that_is_not_npz_are_named(tmp_path):
+    with pytest.raises(DataError, match="no such file or directory"):
+        data.load(str(tmp_path / "nowhere"))
+    (tmp_path / "x.txt").write_text("")
+    with pytest.raises(DataError, match=r"x\.txt: not a folder or an \.npz file"):
+        data.load(str(tmp_path / "x.txt"))
+
+
+def test_a_value_with_a_separator_or_npz_is_a_path():
+    assert data.is_path("./flowers") and data.is_path("faces.npz") and data.is_path("/x")
+    assert not data.is_path("cifar10") and not data.is_path("mnist")
+
+
+def test_a_large_folder_is_streamed_from_disk_with_the_same_batches(tmp_path, monkeypatch):
+    class_folders(tmp_path, 10)
+    held = data.load(str(tmp_path))
+    monkeypatch.setenv(data.IN_MEMORY_ENV, "0.001")  # 1 KiB: smaller than the folder
+    streamed = data.load(str(tmp_path))
+    assert streamed.streamed and not held.streamed
+    assert isinstance(streamed.x_train, data.ImageFiles) and streamed.x_train.shape == held.x_train.shape
+    np.testing.assert_array_equal(streamed.x_test[:2], held.x_test[:2])
+    np.testing.assert_array_equal(np.asarray(streamed.take_train(5).x_train), held.x_train[:5])
+    for a, b in zip(data.pipeline(held.x_train, held.y_train, 7, "tanh", shuffle=True, seed=3),
+                    data.pipeline(streamed.x_train, streamed.y_train, 7, "tanh", shuffle=True, seed=3)):
+        np.testing.assert_array_equal(a[0].numpy(), b[0].numpy())
+        np.testing.assert_array_equal(a[1].numpy(), b[1].numpy())
+
+
+def test_npz_of_colour_arrays_without_labels_or_test_split(tmp_path):
+    x = np.stack([picture(i % 3, (12, 16), i) for i in range(20)])
+    np.savez(tmp_path / "faces.npz", x_train=x)
+    ds = data.load(str(tmp_path / "faces.npz"))
+    assert ds.image_shape == (12, 16, 3) and ds.num_classes == 0
+    assert len(ds.x_train) == 18 and len(ds.x_test) == 2
+    labelled = tmp_path / "labelled.npz"
+    np.savez(labelled, x_train=x, y_train=np.arange(20) % 4)
+    ds = data.load(str(labelled), image_size=(8, 8), channels=1)
+    assert ds.num_classes == 4 and ds.image_shape == (8, 8, 1) and np.bincount(ds.y_test).tolist() == [1] * 4
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"x_train": np.zeros((4, 8, 8, 4), np.uint8)}, r"x_train must be uint8 of shape \(N, H, W\) or \(N, H, W, C\) "
+                                                    r"with C 1 or 3; got uint8 \(4, 8, 8, 4\)"),
+    ({"x_train": np.zeros((4, 8), np.uint8)}, r"got uint8 \(4, 8\)"),
+    ({"x_train": np.zeros((4, 8, 8), np.uint8), "y_test": np.zeros(4, np.int64)}, "has y_test but no x_test"),
+    ({"images": np.zeros((4, 8, 8), np.uint8)}, "missing key x_train"),
+    ({"x_train": np.zeros((4, 8, 8), np.uint8), "y_train": np.zeros(4, np.float32)}, "y_train must be integer"),
+])
+def test_npz_with_wrong_keys_shapes_or_dtypes_is_refused(tmp_path, arrays, message):
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(DataError, match=message):
+        data.load(str(tmp_path / "bad.npz"))
+
+
+def test_cifar10_offline_says_what_it_looked_for(monkeypatch, tmp_path):
+    import keras
+
+    def offline():
+        raise Exception("URL fetch failure on https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz: no network")
+
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", offline)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(DataError, match=r"could not load CIFAR-10: keras.datasets.cifar10 found no .*"
+                                        r"cifar-10-batches-py and could not download it .*--data-dir DIR with "
+                                        r"DIR/cifar10.npz, or --dataset DIR"):
+        data.load("cifar10")
+
+
+def test_cifar10_from_a_data_dir_npz(tmp_path):
+    np.savez(tmp_path / "cifar10.npz", x_train=np.zeros((5, 32, 32, 3), np.uint8), y_train=np.arange(5),
+             x_test=np.zeros((2, 32, 32, 3), np.uint8), y_test=np.arange(2))
+    ds = data.load("cifar10", tmp_path)
+    assert ds.image_shape == (32, 32, 3) and ds.num_classes == 5
+
+
+def test_builtin_sets_resize_on_load(data_dir):
+    ds = data.load("mnist", data_dir, image_size=(32, 32))
+    assert ds.image_shape == (32, 32, 1) and ds.x_test.shape == (64, 32, 32, 1)
+    np.testing.assert_array_equal(data.load("mnist", data_dir, image_size=(28, 28), channels=1).x_train,
+                                  data.load("mnist", data_dir).x_train)  # nothing to change: the arrays as they are
