@@ -26,6 +26,18 @@ def test_tile_lays_out_images_row_major_without_rescaling():
     assert grid[32, 32] == 255  # empty 4th cell stays blank
 
 
+def test_tile_keeps_colour_and_side_by_side_joins_grey_with_colour():
+    imgs = np.zeros((2, 4, 6, 3), np.float32)
+    imgs[0, ..., 0] = 1.0  # red
+    grid = images.tile(imgs, 1, 2, pad=1, scale=1)
+    assert grid.shape == (6, 15, 3) and grid[1, 1].tolist() == [255, 0, 0] and grid[1, 8].tolist() == [0, 0, 0]
+    grey = images.tile(np.full((1, 3, 3, 1), 0.5, np.float32), 1, 1, pad=0, scale=1)
+    row = images.side_by_side([grey, grid], gap=2)
+    assert row.shape == (6, 3 + 2 + 15, 3)
+    assert row[0, 0].tolist() == [128] * 3 and row[5, 0].tolist() == [255] * 3  # grey as RGB, padded white below
+    assert row[1, 6].tolist() == [255, 0, 0]
+
+
 def test_tile_refuses_too_many_images():
     with pytest.raises(ValueError, match="5 images do not fit a 2x2 grid"):
         images.tile(np.zeros((5, 28, 28, 1)), 2, 2)

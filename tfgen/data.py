@@ -272,18 +272,18 @@ def load_folder(root: Path, image_size: Sequence[int] | None = None, channels: i
         DataError: no images, no readable image, mixed sizes without
             ``image_size``, or a layout that mixes images and class folders.
     """
+    from PIL import Image
+
     if (root / "train").is_dir() and (root / "test").is_dir():
         train_files, train_labels, names = _listing(root / "train", None)
         test_files, test_labels, _ = _listing(root / "test", names)
         paths, labels = train_files + test_files, np.concatenate([train_labels, test_labels])
-        given_split = np.arange(len(paths)) >= len(train_files)
+        given_test = np.arange(len(paths)) >= len(train_files)
     else:
-        (paths, labels, names), given_split = _listing(root, None), None
+        (paths, labels, names), given_test = _listing(root, None), None
     sizes, grey, bad = {}, True, []
     for path in paths:  # headers only: sizes and colour, before anything is decoded
         try:
-            from PIL import Image
-
             with Image.open(path) as image:
                 sizes[path], grey = image.size, grey and image.mode in GREY_MODES
         except (OSError, SyntaxError, ValueError) as e:  # PIL.UnidentifiedImageError is an OSError
@@ -299,40 +299,37 @@ def load_folder(root: Path, image_size: Sequence[int] | None = None, channels: i
     size = tuple(image_size) if image_size else (found[0][1], found[0][0])
     channels = channels or (1 if grey else 3)
     shape = (*size, channels)
-    streamed = (len(paths) * int(np.prod(shape))) > _memory_limit_bytes()
-    keep, pixels = [], np.empty((0 if streamed else len(paths), *shape), np.uint8)
-    for i, path in enumerate(paths):  # decoding every file now finds truncated ones before training starts
-        if path not in sizes:
-            continue
+    readable = np.asarray([p in sizes for p in paths])
+    labels = labels[readable]
+    test = given_test[readable] if given_test is not None else _held_out(labels, test_fraction, root)
+    order = np.concatenate([np.flatnonzero(~test), np.flatnonzero(test)])  # training images first
+    candidates = [p for p, ok in zip(paths, readable) if ok]
+    streamed = len(order) * int(np.prod(shape)) > _memory_limit_bytes()
+    keep, pixels = [], np.empty((0 if streamed else len(order), *shape), np.uint8)
+    for i in order:  # decoding every file now finds truncated ones before training starts
         try:
-            image = read_image(path, channels, size)
+            image = read_image(candidates[i], channels, size)
         except (OSError, SyntaxError, ValueError) as e:
-            bad.append((path, e))
+            bad.append((candidates[i], e))
             continue
         if not streamed:
-            pixels[len(keep)] = image
+            pixels[len(keep)] = image  # in order, so the kept images stay together: the splits are views
         keep.append(i)
     if bad:
         warn(f"skipped {len(bad)} of {len(paths)} image files in {root} that could not be read (first: {bad[0][0]}: "
              f"{bad[0][1]})")
-    if not keep:
-        raise DataError(f"--dataset {root}: no readable image among its {len(paths)} image files")
-    keep = np.asarray(keep)
-    labels = labels[keep]
-    is_train = ~(_held_out(labels, test_fraction, root) if given_split is None else given_split[keep])
-    if not is_train.any() or is_train.all():
-        raise DataError(f"--dataset {root}: no readable {'training' if not is_train.any() else 'test'} image")
+    keep = np.asarray(keep, np.int64)
+    num_train = int((~test[keep]).sum())
+    if num_train in (0, len(keep)):
+        raise DataError(f"--dataset {root}: no readable {'training' if not num_train else 'test'} image")
     if streamed:
-        files = [paths[i] for i in keep]
-        x_train = ImageFiles(tuple(f for f, t in zip(files, is_train) if t), image_size and size,
-                             (int(is_train.sum()), *shape))
-        x_test = ImageFiles(tuple(f for f, t in zip(files, is_train) if not t), image_size and size,
-                            (int((~is_train).sum()), *shape))
+        files = tuple(candidates[i] for i in keep)
+        x_train = ImageFiles(files[:num_train], image_size and size, (num_train, *shape))
+        x_test = ImageFiles(files[num_train:], image_size and size, (len(keep) - num_train, *shape))
     else:
-        pixels = pixels[:len(keep)]
-        x_train, x_test = pixels[is_train], pixels[~is_train]
-    return Dataset(str(root), x_train, labels[is_train], x_test, labels[~is_train], str(root.resolve()),
-                   num_classes=len(names) if names else 0, class_names=names)
+        x_train, x_test = pixels[:num_train], pixels[num_train:len(keep)]
+    return Dataset(str(root), x_train, labels[keep[:num_train]], x_test, labels[keep[num_train:]],
+                   str(root.resolve()), num_classes=len(names) if names else 0, class_names=names)
 
 
 def _listing(folder: Path, classes: tuple[str, ...] | None) -> tuple[list[str], np.ndarray, tuple[str, ...] | None]:

@@ -251,15 +251,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("interpolate", "decode evenly spaced points between the codes of two test images")
     p.add_argument("--from", dest="from_index", type=int, default=0, help="first test image index (default 0)")
     p.add_argument("--to", dest="to_index", type=int,
-                   help="second test image index (default: the first test image of another digit than --from's)")
-    p.add_argument("--digits", type=int, nargs=2, metavar=("A", "B"), choices=range(10),
-                   help="use the first test image of digit A and of digit B instead")
+                   help="second test image index (default: the first test image of another class than --from's)")
+    p.add_argument("--digits", type=int, nargs=2, metavar=("A", "B"),
+                   help="use the first test image of class (digit) A and of class B instead")
     p.add_argument("--steps", type=positive, default=10, help="points from one code to the other (default 10)")
     p = command("retrieve", "nearest test images in latent space, and precision@K over the test set")
     p.add_argument("--queries", type=index_list, metavar="I,J,...",
-                   help="query test image indices (default: the first test image of each digit)")
+                   help="query test image indices (default: the first test image of each of the first ten "
+                   "classes; unlabelled data: the first ten images)")
     p.add_argument("--k", type=positive, default=5, help="neighbours per query (default 5)")
-    p = command("latent-map", "2-D latents: decoded manifold over the prior's quantiles, and test means by digit")
+    p = command("latent-map", "2-D latents: decoded manifold over the prior's quantiles, and test means by class")
     p.add_argument("--n", type=positive, default=20, help="manifold grid size n x n (default 20)")
     p.add_argument("--label", type=int, default=0, choices=range(10), help="digit for conditional models")
     p = command("reconstruct", "test images above their reconstructions")
