@@ -1,22 +1,29 @@
 #!/usr/bin/env python3
-"""Every model trained (or reused) on real MNIST, evaluated the same way, in one Markdown table.
+"""Every model trained (or reused) on real data, evaluated the same way, in one Markdown table.
 
     python bench/quality.py --data-dir DIR
+    python bench/quality.py --dataset CIFAR_DIR --models vae,cvae,dcgan,cgan --epochs 10,dcgan=5 --k 20 \
+        --table docs/quality-cifar10.md
 
-DIR is a folder holding the full MNIST's ``mnist.npz``.
+DIR is a folder holding the full MNIST's ``mnist.npz``; ``--dataset`` takes
+what ``train.py --dataset`` takes (CIFAR_DIR: the CIFAR-10 images in
+``train/CLASS`` and ``test/CLASS`` folders).
 
-For each model, ``--runs/MODEL-mnist`` (the toy GAN: ``MODEL-ring``) is reused
+For each model, ``--runs/MODEL-DATA`` (DATA: ``mnist``, the data set's name, or
+the folder's or file's own name; the toy GAN: ``MODEL-ring``) is reused
 when it holds a finished run of that model, else trained there with
 ``train.py MODEL`` at its default epochs (or ``--epochs``). Each run is then
 evaluated with ``tfgen.evaluation`` (and its evaluation.json written), and
 a small gallery is written to ``--gallery``: the last sample grid and a
-progress GIF per model, downscaled so each file stays well under 1 MB.
+progress GIF per model (``MODEL.png``, or ``MODEL-DATA.png`` off MNIST),
+downscaled so each file stays well under 1 MB.
 Prints the table and writes it to ``--table``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -42,8 +49,23 @@ GALLERY_WIDTH = 240  # pixels
 GALLERY_FRAMES = 12
 
 
-def run_dir_for(runs: Path, name: str) -> Path:
-    return runs / (f"{name}-ring" if registry.get(name).has("points") else f"{name}-mnist")
+def data_tag(dataset: str) -> str:
+    """``mnist``, ``cifar10``, or a folder's or file's own name (``flowers``, ``faces``)."""
+    return Path(dataset).stem if data.is_path(dataset) else dataset
+
+
+def run_dir_for(runs: Path, name: str, dataset: str) -> Path:
+    return runs / (f"{name}-ring" if registry.get(name).has("points") else f"{name}-{data_tag(dataset)}")
+
+
+def epochs_for(spec: str | None, name: str) -> int | None:
+    """``--epochs``: ``N`` for every model, ``MODEL=N`` for one, comma-separated (``10,dcgan=5``)."""
+    found = None
+    for part in (spec or "").split(","):
+        model, sep, n = part.rpartition("=")
+        if part and (not sep or model == name):
+            found = int(n)
+    return found
 
 
 def finished(run_dir: Path, name: str, epochs: int | None) -> bool:
@@ -55,10 +77,10 @@ def finished(run_dir: Path, name: str, epochs: int | None) -> bool:
     return config.model == name and config.epochs == want and len(read_metrics(run_dir)) == want
 
 
-def train(run_dir: Path, name: str, data_dir: str, epochs: int | None) -> None:
+def train(run_dir: Path, name: str, data_dir: str | None, dataset: str, epochs: int | None) -> None:
     args = [sys.executable, str(REPO / "train.py"), name, "--out", str(run_dir)]
     if not registry.get(name).has("points"):
-        args += ["--data-dir", data_dir]
+        args += ["--dataset", dataset] + (["--data-dir", data_dir] if data_dir else [])
     if epochs:
         args += ["--epochs", str(epochs)]
     if run_dir.exists():
@@ -73,7 +95,7 @@ def shrink(image: Image.Image) -> Image.Image:
 
 
 def gallery(run_dir: Path, name: str, folder: Path, epochs: int) -> None:
-    """``folder/NAME.png`` (the last grid) and ``folder/NAME.gif`` (progress), both downscaled."""
+    """``folder/NAME.png`` (the last grid) and ``folder/NAME.gif`` (progress), both downscaled (NAME: a file name)."""
     folder.mkdir(parents=True, exist_ok=True)
     with Image.open(png_path(run_dir, epochs)) as last:
         shrink(last.convert("RGB" if last.mode in ("RGBA", "P") else last.mode)).save(folder / f"{name}.png")
@@ -91,22 +113,27 @@ def gallery(run_dir: Path, name: str, folder: Path, epochs: int) -> None:
 
 
 def reusable_evaluation(run_dir: Path, args: argparse.Namespace) -> dict | None:
-    """The run's evaluation.json when this script wrote it for the same checkpoint, settings and classifier."""
+    """The run's evaluation.json (this script's, or ``tfgen evaluate``'s) when it was made for the same
+    checkpoint, number of samples, K and classifier."""
     path = run_dir / "evaluation.json"
     if not path.is_file() or path.stat().st_mtime < (run_dir / "checkpoints" / "checkpoint").stat().st_mtime:
         return None
     result = json.loads(path.read_text())
-    clf = classifier_info(args.data_dir)
-    same_classifier = "classifier" not in result or result["classifier"] == clf
-    if result.get("settings") == {"num_samples": args.num_samples, "k": args.k} and same_classifier:
-        return result
-    return None
+    same_classifier = "classifier" not in result or result["classifier"] == classifier_info(args)
+    same_samples = result.get("samples", {}).get("num_samples", args.num_samples) == args.num_samples
+    same_k = result.get("likelihood", {}).get("k", args.k) == args.k
+    return result if same_classifier and same_samples and same_k else None
 
 
-def classifier_info(data_dir: str | None) -> dict | None:
-    """The cached classifier of the full MNIST in ``data_dir`` (what the image models were trained on)."""
-    path = classifier_lib.classifier_dir(data.load("mnist", data_dir)) / "info.json"
+def classifier_info(args: argparse.Namespace) -> dict | None:
+    """The cached classifier of the data the image models were trained on."""
+    path = classifier_path(args.dataset, args.data_dir)
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+@functools.lru_cache
+def classifier_path(dataset: str, data_dir: str | None) -> Path:
+    return classifier_lib.classifier_dir(data.load(dataset, data_dir)) / "info.json"  # loads the data once
 
 
 def gallery_table(names: list[str], folder: Path, table: Path) -> str:
@@ -142,21 +169,27 @@ HEADER = ("| model | epochs | train s | test ELBO | test IWAE | Fréchet dist. |
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", required=True, metavar="DIR", help="folder with the real mnist.npz")
+    parser.add_argument("--data-dir", metavar="DIR", help="folder with the real mnist.npz (or fashion-mnist.npz, ...)")
+    parser.add_argument("--dataset", default="mnist", metavar="NAME|PATH", help="as train.py's (default: mnist)")
     parser.add_argument("--models", default="all", help="comma-separated names, or all (default)")
     parser.add_argument("--runs", default="runs", metavar="DIR", help="where runs are found or trained")
-    parser.add_argument("--epochs", type=int, help="train this many epochs instead of each model's default")
+    parser.add_argument("--epochs", help="train this many epochs instead of each model's default: N, or MODEL=N, "
+                        "comma-separated (10,dcgan=5)")
     parser.add_argument("--num-samples", type=int, default=10_000, metavar="N")
     parser.add_argument("--k", type=int, default=100, metavar="K", help="importance samples for the IWAE bound")
     parser.add_argument("--gallery", default="docs/gallery", metavar="DIR")
     parser.add_argument("--table", default="docs/quality.md", metavar="FILE")
     args = parser.parse_args()
     names = registry.names() if args.models == "all" else args.models.split(",")
+    if args.dataset != "mnist":
+        names = [n for n in names if not registry.get(n).has("points")]
+    suffix = "" if args.dataset == "mnist" else f"-{data_tag(args.dataset)}"
     lines = []
     for name in names:
-        run_dir = run_dir_for(Path(args.runs), name)
-        if not finished(run_dir, name, args.epochs):
-            train(run_dir, name, args.data_dir, args.epochs)
+        run_dir = run_dir_for(Path(args.runs), name, args.dataset)
+        epochs = epochs_for(args.epochs, name)
+        if not finished(run_dir, name, epochs):
+            train(run_dir, name, args.data_dir, args.dataset, epochs)
         start = time.perf_counter()
         result = reusable_evaluation(run_dir, args)
         if result is None:
@@ -164,11 +197,12 @@ def main() -> int:
             result = evaluation.evaluate(tfgen.load(run_dir, data_dir), args.num_samples, args.k)
             result["settings"] = {"num_samples": args.num_samples, "k": args.k}
             write_text(run_dir / "evaluation.json", json.dumps(result, indent=2) + "\n")
-        gallery(run_dir, name, Path(args.gallery), result["epochs"])
+        gallery(run_dir, name + suffix, Path(args.gallery), result["epochs"])
         lines.append(row(name, run_dir, result))
         print(f"{name}: evaluated in {time.perf_counter() - start:.0f} s", flush=True)
-    clf = classifier_info(args.data_dir)
-    table = "\n".join([HEADER, *lines]) + "\n\n" + gallery_table(names, Path(args.gallery), Path(args.table)) + (
+    clf = classifier_info(args)
+    shown = [n + suffix for n in names]
+    table = "\n".join([HEADER, *lines]) + "\n\n" + gallery_table(shown, Path(args.gallery), Path(args.table)) + (
         f"\n\nReference classifier: test accuracy {clf['test_accuracy']:.2%} on {clf['dataset']} "
         f"({clf['source']}). Scores on {args.num_samples:,} samples against as many real test images; "
         f"IWAE with K = {args.k}.\n")

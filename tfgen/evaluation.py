@@ -35,6 +35,7 @@ from tfgen import metrics, quality
 
 FEATURES = ("classifier", "inception")
 
+
 def sample_inputs(model, n: int, seed) -> tuple[np.ndarray, np.ndarray | None]:
     """``n`` codes z ~ N(0, I) drawn from ``seed``, and for conditional models each class equally often."""
     z = np.random.default_rng(seed).standard_normal((n, model.latent_dim)).astype(np.float32)
