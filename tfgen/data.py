@@ -42,6 +42,10 @@ SPLIT_SEED = 0  # the held-out share is the same for every run, so one classifie
 # instead of being held in memory; $TFGEN_IN_MEMORY_MB changes it.
 IN_MEMORY_MB = 2048
 IN_MEMORY_ENV = "TFGEN_IN_MEMORY_MB"
+# A split held in memory is converted to float32 once when that copy is at most this large (nothing to do
+# per batch: bench/throughput.py measured the fast MLP models 12-16% slower converting each batch), else kept
+# as uint8 and each batch converted as it is gathered.
+FLOAT_COPY_MB = 1024
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")  # PIL modes without colour
 
 
@@ -684,10 +688,12 @@ def pipeline(images: np.ndarray | ImageFiles, labels: np.ndarray, batch_size: in
              shuffle: bool, seed: int | None = None, replicas: int = 1, epoch=None):
     """A tf.data pipeline of (images, labels) batches.
 
-    Images held in memory are kept as one uint8 tensor (a quarter of their
-    float32 size) and each batch is gathered and converted to the model's
-    value range in one op; images too large to hold (:class:`ImageFiles`) are
-    decoded from their files batch by batch, in parallel, in the same order.
+    Images held in memory are converted to the model's value range once and
+    kept as one float32 tensor, or, when that copy would exceed
+    :data:`FLOAT_COPY_MB`, kept as uint8 (a quarter of the size) with each
+    batch converted as it is gathered; images too large to hold
+    (:class:`ImageFiles`) are decoded from their files batch by batch, in
+    parallel, in the same order. Every way gives the same values.
     Training shuffles the example indices every epoch with a seeded order,
     rather than shuffling the images themselves: no shuffle buffer holds a
     second copy of the split.
@@ -714,6 +720,9 @@ def pipeline(images: np.ndarray | ImageFiles, labels: np.ndarray, batch_size: in
             batch = tf.numpy_function(images.read, [i], tf.uint8, stateful=False)
             batch.set_shape((None, *images.shape[1:]))
             return _in_range(batch, input_range)
+    elif images.size * 4 <= FLOAT_COPY_MB * 2**20:
+        x = tf.constant(to_float(images, input_range))
+        read = lambda i: tf.gather(x, i)  # noqa: E731
     else:
         x = tf.constant(images)
         read = lambda i: _in_range(tf.gather(x, i), input_range)  # noqa: E731
