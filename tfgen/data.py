@@ -42,10 +42,11 @@ SPLIT_SEED = 0  # the held-out share is the same for every run, so one classifie
 # instead of being held in memory; $TFGEN_IN_MEMORY_MB changes it.
 IN_MEMORY_MB = 2048
 IN_MEMORY_ENV = "TFGEN_IN_MEMORY_MB"
-# A split held in memory is converted to float32 once when that copy is at most this large (nothing to do
-# per batch: bench/throughput.py measured the fast MLP models 12-16% slower converting each batch), else kept
-# as uint8 and each batch converted as it is gathered.
-FLOAT_COPY_MB = 1024
+# A split held in memory is converted to float32 once when that copy is at most this large, as MNIST's 188 MB
+# (nothing to do per batch: bench/throughput.py measured the fast MLP models 12-16% slower converting each
+# batch), else kept as uint8 and each batch converted as it is gathered: CIFAR-10's vae run peaks at 1.6 GB
+# that way, 2.8 GB with the float32 copy.
+FLOAT_COPY_MB = 256
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")  # PIL modes without colour
 
 
