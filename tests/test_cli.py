@@ -180,9 +180,10 @@ def test_options_are_recorded_with_their_defaults_and_fixed_on_resume(tmp_path, 
     out = tmp_path / "run"
     run = tfgen.train("cvae_gan", epochs=1, batch_size=64, data_dir=str(data_dir), out=str(out), train_size=64,
                       fake_draw="reference", verbose=0)
-    assert run.config["options"] == {"filters": 16, "fake_draw": "reference", "recon_weighting": "sum"}
+    assert run.config["options"] == {"filters": 16, "fake_draw": "reference", "recon_weighting": "sum",
+                                     "likelihood": "auto"}
     saved = json.loads((out / "config.json").read_text())["config"]["options"]
-    assert saved == {"filters": 16, "fake_draw": "reference", "recon_weighting": "sum"}
+    assert saved == {"filters": 16, "fake_draw": "reference", "recon_weighting": "sum", "likelihood": "auto"}
     # Naming the same value again is fine; changing an option is refused.
     assert cli("cvae_gan", "--out", str(out), "--resume", "--epochs", "1", "--option", "fake_draw=reference") == 0
     assert cli("cvae_gan", "--out", str(out), "--resume", "--epochs", "2", "--option", "recon_weighting=reference") == 2

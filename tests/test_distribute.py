@@ -45,7 +45,7 @@ ONE_STEP = TWO_CPUS + textwrap.dedent(
             x, y = points.x_train, points.y_train
         else:
             rng = np.random.default_rng(0)
-            x, y = rng.integers(0, 256, (16, 28, 28), dtype=np.uint8), rng.integers(0, 10, 16, dtype=np.uint8)
+            x, y = rng.integers(0, 256, (16, 28, 28, 1), dtype=np.uint8), rng.integers(0, 10, 16, dtype=np.uint8)
         weights, replicas = [], []
         for strategy in (tf.distribute.get_strategy(), make_strategy("mirrored")):
             keras.utils.set_random_seed(0)

@@ -57,7 +57,9 @@ def test_train_writes_every_output(tmp_path, data_dir):
     assert doc["config"] == {"model": "cvae", "epochs": 3, "batch_size": 64, "latent_dim": 4, "lr": 1e-4,
                              "dataset": "mnist", "data_dir": str(data_dir), "train_size": None, "out": str(out),
                              "seed": 3, "jit_compile": False, "precision": "float32", "strategy": "auto",
-                             "eval_every": None, "tensorboard": False, "options": {"filters": 32}}
+                             "eval_every": None, "tensorboard": False,
+                             "options": {"filters": 32, "likelihood": "auto"}, "image_size": None, "channels": None,
+                             "test_fraction": 0.1, "image_shape": [28, 28, 1], "num_classes": 10}
     assert set(doc["versions"]) >= {"tfgen", "tensorflow", "keras"}
     assert doc["data"]["num_train"] == 256 and doc["data"]["num_test"] == 64
     assert config_lib.load(out / "config.json").latent_dim == 4
