@@ -209,6 +209,7 @@ PARAMETERS_AT_28x28x1 = {"ae": 1_093_030, "beta_vae": 1_105_780, "cgan": 1_122_7
                          "gan": 4_995, "noise_vae": 655_474, "vae": 1_105_780, "wgan_gp": 2_485_569}
 
 
+@pytest.mark.slow  # builds twelve full-size models (3 s): the quick loop stays under 90 s
 @pytest.mark.parametrize("name", PARAMETERS_AT_28x28x1)
 def test_default_models_at_28x28x1_keep_the_seed_architectures(name):
     model = registry.get(name)(learning_rate=1e-3, seed=0)

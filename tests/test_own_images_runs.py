@@ -90,6 +90,7 @@ def test_a_resumed_run_refuses_another_image_size_or_channels(tmp_path, capsys, 
     assert sorted(p.name for p in run.rglob("*")) == before
 
 
+@pytest.mark.slow  # builds every model twice at full size (2 s)
 def test_every_image_model_builds_from_the_data_shape_and_classes():
     """Sizes the strides take, any channel count, the data's classes: each model samples (N, H, W, C)."""
     for name in registry.names():
