@@ -48,7 +48,7 @@ def fingerprint(dataset: data_lib.Dataset) -> str:
     digest = hashlib.sha256()
     for array in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test):
         if isinstance(array, data_lib.ImageFiles):
-            stats = [(p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in array.paths]
+            stats = [(p, s.st_size, s.st_mtime_ns) for p, s in ((p, os.stat(p)) for p in array.paths)]
             digest.update(repr((stats, array.shape, array.size)).encode())
         else:
             digest.update(np.ascontiguousarray(array).tobytes())

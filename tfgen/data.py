@@ -713,15 +713,12 @@ def pipeline(images: np.ndarray | ImageFiles, labels: np.ndarray, batch_size: in
     """
     import tensorflow as tf
 
-    if input_range == "points":
-        x = tf.constant(np.asarray(images, np.float32))
-        read = lambda i: tf.gather(x, i)  # noqa: E731
-    elif isinstance(images, ImageFiles):
+    if isinstance(images, ImageFiles):
         def read(i):
             batch = tf.numpy_function(images.read, [i], tf.uint8, stateful=False)
             batch.set_shape((None, *images.shape[1:]))
             return _in_range(batch, input_range)
-    elif images.size * 4 <= FLOAT_COPY_MB * 2**20:
+    elif input_range == "points" or images.size * 4 <= FLOAT_COPY_MB * 2**20:
         x = tf.constant(to_float(images, input_range))
         read = lambda i: tf.gather(x, i)  # noqa: E731
     else:
