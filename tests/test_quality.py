@@ -63,6 +63,23 @@ def test_classifier_score_and_coverage_bounds():
     assert quality.class_coverage(two_digits) == pytest.approx(math.log(2) / math.log(10))
 
 
+@pytest.mark.parametrize("num_classes", [1, 3, 100])
+def test_coverage_is_one_for_even_samples_over_any_class_count(num_classes):
+    even = np.eye(num_classes)[np.arange(30 * num_classes) % num_classes]
+    assert quality.class_coverage(even) == pytest.approx(1.0)
+    if num_classes > 1:
+        assert quality.class_coverage(even[:, ::-1][even[:, 0] == 1]) == pytest.approx(0.0)
+
+
+def test_sample_scores_cover_a_three_class_data_set():
+    """The evaluation's coverage on 3-class data: perfectly even samples score 1 (0.477 when divided by log 10)."""
+    probs = np.eye(3, dtype=np.float32)[np.arange(60) % 3]
+    classifier = lambda images: (images.reshape(len(images), -1)[:, :4], probs[:len(images)])  # noqa: E731
+    images = np.random.default_rng(0).random((60, 4, 4, 1)).astype(np.float32)
+    scores = evaluation.sample_scores(images, None, images, classifier)
+    assert scores["class_coverage"] == pytest.approx(1.0)
+
+
 def test_label_accuracy_counts_matches():
     probs = np.eye(10)[[1, 2, 3, 4]]
     assert quality.label_accuracy(probs, np.array([1, 2, 0, 4])) == 0.75

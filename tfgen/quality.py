@@ -76,8 +76,12 @@ def classifier_score(probs: np.ndarray) -> float:
     return float(np.exp(np.mean(np.sum(p * (np.log(p) - np.log(marginal)), axis=1))))
 
 
-def class_coverage(probs: np.ndarray, num_classes: int = 10) -> float:
-    """Entropy of the histogram of predicted labels over log(num_classes): 1 = every class equally often."""
+def class_coverage(probs: np.ndarray) -> float:
+    """Entropy of the histogram of predicted labels over log(K), K the classes of ``probs`` (N, K): in [0, 1],
+    1 = every class equally often (1 for a single class)."""
+    num_classes = probs.shape[1]
+    if num_classes < 2:
+        return 1.0
     counts = np.bincount(np.argmax(probs, axis=1), minlength=num_classes).astype(np.float64)
     share = counts / counts.sum()
     share = share[share > 0]
