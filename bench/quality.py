@@ -43,7 +43,7 @@ from tfgen import classifier as classifier_lib  # noqa: E402
 from tfgen import config as config_lib  # noqa: E402
 from tfgen import data, evaluation, images, registry  # noqa: E402
 from tfgen.files import write_text  # noqa: E402
-from tfgen.rundir import png_path, read_metrics  # noqa: E402
+from tfgen.rundir import RunDir, read_metrics  # noqa: E402
 
 GALLERY_WIDTH = 240  # pixels
 GALLERY_FRAMES = 12
@@ -97,7 +97,7 @@ def shrink(image: Image.Image) -> Image.Image:
 def gallery(run_dir: Path, name: str, folder: Path, epochs: int) -> None:
     """``folder/NAME.png`` (the last grid) and ``folder/NAME.gif`` (progress), both downscaled (NAME: a file name)."""
     folder.mkdir(parents=True, exist_ok=True)
-    with Image.open(png_path(run_dir, epochs)) as last:
+    with Image.open(RunDir(run_dir).grid(epochs)) as last:
         shrink(last.convert("RGB" if last.mode in ("RGBA", "P") else last.mode)).save(folder / f"{name}.png")
     indices = images.gif_frame_indices(epochs + 1)
     if len(indices) > GALLERY_FRAMES:  # evenly thinned, the first and the (repeated) last kept
@@ -106,7 +106,7 @@ def gallery(run_dir: Path, name: str, folder: Path, epochs: int) -> None:
 
     def frames():
         for i in indices:
-            with Image.open(png_path(run_dir, i)) as frame:
+            with Image.open(RunDir(run_dir).grid(i)) as frame:
                 yield shrink(frame.convert("RGB") if frame.mode in ("RGBA", "P") else frame)
 
     images.write_frames(folder / f"{name}.gif", frames(), duration=0.25)

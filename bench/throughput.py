@@ -126,14 +126,13 @@ def measure_model(name: str, data_dir: str | None, precision: str, steps: int, r
     import tensorflow as tf
 
     from tfgen import config as config_lib
-    from tfgen import data
+    from tfgen.data.prepare import pipelines, prepare
 
-    config = config_lib.resolve(name, {"out": "unused", "precision": precision, "batch_size": batch_size,
-                                       "dataset": dataset, "image_size": image_size})
-    ds = data.load(config.dataset, data_dir, **config.data_settings())
-    config = config.with_data(ds.image_shape, ds.num_classes)
+    config, ds = prepare(config_lib.resolve(name, {"out": "unused", "precision": precision, "batch_size": batch_size,
+                                                   "dataset": dataset, "image_size": image_size,
+                                                   "data_dir": data_dir}))
     probe = config.make_model()
-    pipeline = data.pipeline(ds.x_train, ds.y_train, config.batch_size, probe.input_range, shuffle=True, seed=0)
+    pipeline, _ = pipelines(config, ds, probe.input_range)
     spe, xla_default = probe.default_steps_per_execution, config.jit_compile
     steps = -(-steps // spe) * spe  # whole executions, so no shorter remainder is traced while timing
     images = steps * config.batch_size

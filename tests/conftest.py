@@ -55,16 +55,16 @@ def run_train(*args: str, timeout: float = 300, **kwargs) -> subprocess.Complete
 def make_run(out: Path, model: str, **settings) -> Path:
     """A run directory as training leaves it after epoch 1, made without training (fast): config.json and a
     checkpoint of the freshly built model, for the tests of what reads a run back."""
-    from tfgen import config, data, rundir, training
+    from tfgen import config, rundir, training
+    from tfgen.data.prepare import prepare
 
-    cfg = config.for_training(model, {"epochs": 1, "out": str(out), **settings})
-    ds = data.load(cfg.dataset, cfg.data_dir, seed=cfg.seed, **cfg.data_settings())
-    cfg = cfg.with_data(ds.image_shape, ds.num_classes)
-    rundir.create(cfg.run_dir)
-    rundir.write_config(cfg.run_dir, training.config_doc(cfg, ds))
+    cfg, ds = prepare(config.resolve(model, {"epochs": 1, "out": str(out), **settings}))
+    run = rundir.RunDir(cfg.run_dir)
+    rundir.create(run.path)
+    rundir.write_config(run.path, training.config_doc(cfg, ds))
     built = cfg.make_model()
     built.compile()
-    rundir.Checkpoints(rundir.checkpoint_dir(cfg.run_dir), built, built.named_optimizers()).save(1)
+    rundir.Checkpoints(run.checkpoints, built, built.named_optimizers()).save(1)
     return cfg.run_dir
 
 

@@ -131,3 +131,42 @@ def test_the_readme_example_runs_in_a_plain_python_process(tmp_path, data_dir):
                             timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "runs").is_dir() and not os.path.exists(REPO / "runs" / "from-python")
+
+
+def test_options_are_given_apart_from_the_settings_or_as_plain_keywords(tmp_path, data_dir, monkeypatch):
+    from tfgen import training
+
+    seen = []
+    monkeypatch.setattr(training, "run", lambda config, **kwargs: seen.append(config))
+    common = {"data_dir": str(data_dir), "out": str(tmp_path / "run"), "verbose": 0}
+    tfgen.train("cvae", options={"filters": 16}, **common)
+    tfgen.train("cvae", filters=16, **common)
+    assert seen[0].options == seen[1].options == {"filters": 16, "likelihood": "auto"}
+    with pytest.raises(ValueError, match="option 'filters' is given twice"):
+        tfgen.train("cvae", options={"filters": 16}, filters=16, **common)
+    with pytest.raises(ValueError, match="model 'cvae' has no option 'epochz'; its options: filters"):
+        tfgen.train("cvae", epochz=3, **common)
+
+
+def test_the_train_docstring_names_every_setting():
+    from tfgen.settings import NAMES
+
+    text = " ".join(tfgen.train.__doc__.split())
+    assert all(f"``{name}``" in text for name in NAMES if name != "options")
+    assert "options:" in text
+
+
+def test_a_model_whose_option_is_named_as_a_setting_is_refused_at_registration():
+    from typing import Annotated
+
+    from tfgen.models.base import GenerativeModel
+    from tfgen.options import Range
+    from tfgen.registry import register
+
+    class Clash(GenerativeModel):
+        def __init__(self, latent_dim: int = 2, learning_rate: float = 1e-3, seed: int | None = None,
+                     epochs: Annotated[int, Range(1)] = 3, **kwargs):
+            super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
+
+    with pytest.raises(TypeError, match="model 'test_api' has an option named 'epochs', which is a run setting"):
+        register(Clash)

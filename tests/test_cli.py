@@ -212,11 +212,18 @@ def test_xla_and_steps_per_execution_default_per_model_and_can_be_switched():
 
 
 def test_help_documents_every_flag():
+    from tfgen.settings import SETTINGS
+
     text = build_parser().format_help()
-    for flag in ["--epochs", "--batch-size", "--latent-dim", "--lr", "--dataset", "--data-dir", "--train-size",
-                 "--out", "--seed", "--resume", "--overwrite", "--jit-compile", "--no-jit-compile", "--precision",
-                 "--list", "--option"]:
-        assert flag in text
+    flags = ["--list", "--resume", "--overwrite", "--option"]
+    for setting in SETTINGS:
+        if setting.name != "options":
+            flags += [setting.flag] + ([f"--no-{setting.flag[2:]}"] if setting.type is bool else [])
+    assert len(flags) == 23
+    for flag in flags:
+        assert f"{flag} " in text or f"{flag}\n" in text or f"{flag}," in text, flag
+    for setting in SETTINGS:
+        assert " ".join(setting.help.split()[:4]) in " ".join(text.split()), setting.name
 
 
 @pytest.mark.slow  # train.py subprocesses
@@ -247,11 +254,22 @@ def test_a_stopped_run_prints_one_resume_command_quoted_for_the_shell(tmp_path, 
         raise raised()
 
     monkeypatch.setattr(tfgen, "train", stopped)
+    monkeypatch.setattr("sys.argv", ["/usr/local/bin/tfgen"])  # as the installed command
     assert cli("cvae", "--out", str(out)) == status
     err = capsys.readouterr().err
     assert err.count("--resume") == 1 and "Traceback" not in err
-    command = err.split("python train.py", 1)[1].strip()
-    assert shlex.split(command)[:4] == ["cvae", "--out", str(out), "--resume"]
+    command = err.split("Continue with: " if status == 143 else "epoch with: ", 1)[1].strip()
+    assert shlex.split(command)[:6] == ["tfgen", "train", "cvae", "--out", str(out), "--resume"]
+
+
+@pytest.mark.parametrize("program, typed", [("train.py", "python train.py"), ("/repo/train.py", "python train.py"),
+                                            ("/usr/bin/tfgen", "tfgen train"),
+                                            ("/site-packages/tfgen/__main__.py", "python -m tfgen train"),
+                                            ("/site-packages/pytest/__main__.py", "tfgen train")])
+def test_the_resume_hint_names_the_command_the_user_ran(program, typed):
+    from tfgen.commands import invoked_as
+
+    assert invoked_as(program)[1] == typed
 
 
 def test_ctrl_c_before_the_run_started_says_there_is_nothing_to_resume(tmp_path, monkeypatch, capsys):
@@ -279,7 +297,7 @@ def test_tfgen_help_lists_its_commands(capsys):
 def test_a_batch_larger_than_the_training_set_is_said(tmp_path, data_dir, capsys):
     from tfgen import config, distribute, training
 
-    cfg = config.for_training("cvae", {"epochs": 1, "batch_size": 1000, "data_dir": str(data_dir),
+    cfg = config.resolve("cvae", {"epochs": 1, "batch_size": 1000, "data_dir": str(data_dir),
                                        "out": str(tmp_path / "run")})
     plan = training.make_plan(cfg, distribute.make_strategy("auto"), None, resume=False, overwrite=False, dataset=None,
                               callbacks=(), verbose=0)

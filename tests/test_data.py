@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from tfgen import data
-from tfgen.data import DataError
+from tfgen.data import DataError, batches
+from tfgen.data.builtin import FASHION_IDX_FILES, read_idx
+from tfgen.data.points import POINTS_TEST, POINTS_TRAIN
 
 from conftest import make_arrays
 
@@ -139,7 +141,7 @@ def write_idx(path, array):
 
 def test_fashion_mnist_reads_idx_files(tmp_path):
     arrays = make_arrays(num_train=20, num_test=10)
-    for key, name in data.FASHION_IDX_FILES.items():
+    for key, name in FASHION_IDX_FILES.items():
         write_idx(tmp_path / name, arrays[key])
     ds = data.load("fashion-mnist", tmp_path)
     np.testing.assert_array_equal(ds.x_train, arrays["x_train"][..., None])
@@ -153,7 +155,7 @@ def test_truncated_idx_file_is_named(tmp_path):
     with gzip.open(path, "wb") as f:
         f.write(raw)
     with pytest.raises(DataError, match=r"t\.gz: idx header says shape \(2, 28, 28\)"):
-        data.read_idx(path)
+        read_idx(path)
 
 
 def test_fashion_mnist_data_dir_without_files_is_named(tmp_path):
@@ -198,7 +200,7 @@ def test_pipeline_drops_a_last_batch_too_small_to_give_every_replica_an_example(
 @pytest.mark.parametrize("name", data.POINT_DATASETS)
 def test_point_sets_are_reproducible_from_the_seed(name):
     a, b, c = data.load(name, seed=1), data.load(name, seed=1), data.load(name, seed=2)
-    assert a.x_train.shape == (data.POINTS_TRAIN, 2) and a.x_test.shape == (data.POINTS_TEST, 2)
+    assert a.x_train.shape == (POINTS_TRAIN, 2) and a.x_test.shape == (POINTS_TEST, 2)
     assert a.x_train.dtype == np.float32
     np.testing.assert_array_equal(a.x_train, b.x_train)
     assert not np.array_equal(a.x_train, c.x_train)
@@ -215,7 +217,7 @@ def test_mixture_point_sets_lie_on_their_modes(name, count, std):
 
 @pytest.mark.parametrize("input_range", ["binarized", "unit", "tanh"])
 def test_pipeline_converts_each_batch_to_exactly_what_to_float_gives(input_range, monkeypatch):
-    monkeypatch.setattr(data, "FLOAT_COPY_MB", 0)  # kept as uint8, each batch converted
+    monkeypatch.setattr(batches, "FLOAT_COPY_MB", 0)  # kept as uint8, each batch converted
     images = np.arange(256, dtype=np.uint8).reshape(4, 8, 8, 1)
     batch = next(iter(data.pipeline(images, np.zeros(4, np.int64), 4, input_range, shuffle=False)))[0]
     np.testing.assert_array_equal(batch.numpy(), data.to_float(images, input_range))

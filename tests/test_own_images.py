@@ -10,6 +10,8 @@ from PIL import Image
 
 from tfgen import data
 from tfgen.data import DataError
+from tfgen.data.folders import IN_MEMORY_ENV
+from tfgen.data.sources import conform
 
 COLOURS = ((255, 0, 0), (0, 255, 0), (0, 0, 255))
 
@@ -89,7 +91,7 @@ def test_channels_convert_colour_to_grey_as_pil_does_and_grey_to_colour(tmp_path
     colour = data.load(str(tmp_path))
     expected = np.asarray(Image.fromarray(colour.x_train[0]).convert("L"))
     np.testing.assert_array_equal(grey.x_train[0, ..., 0], expected)
-    back = data.conform(grey, None, 3)
+    back = conform(grey, None, 3)
     assert back.image_shape == (8, 8, 3) and (back.x_train[..., 0] == back.x_train[..., 2]).all()
 
 
@@ -136,7 +138,7 @@ def test_a_value_with_a_separator_or_npz_is_a_path():
 def test_a_large_folder_is_streamed_from_disk_with_the_same_batches(tmp_path, monkeypatch):
     class_folders(tmp_path, 10)
     held = data.load(str(tmp_path))
-    monkeypatch.setenv(data.IN_MEMORY_ENV, "0.001")  # 1 KiB: smaller than the folder
+    monkeypatch.setenv(IN_MEMORY_ENV, "0.001")  # 1 KiB: smaller than the folder
     streamed = data.load(str(tmp_path))
     assert streamed.streamed and not held.streamed
     assert isinstance(streamed.x_train, data.ImageFiles) and streamed.x_train.shape == held.x_train.shape

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import tfgen
-from tfgen import data, registry
+from tfgen import registry
+from tfgen.data.folders import IN_MEMORY_ENV
 from tfgen.commands import evaluate as evaluate_command
 from tfgen.commands import explore, main
 from tfgen.rundir import read_metrics
@@ -176,7 +177,7 @@ def test_a_streamed_folder_trains_exactly_as_one_held_in_memory(tmp_path, monkey
     folder = class_folders(tmp_path / "pics", 12, size=(8, 8))
     settings = dict(dataset=str(folder), epochs=2, batch_size=10, latent_dim=3, verbose=0)
     held = tfgen.train("vae", out=str(tmp_path / "held"), **settings)
-    monkeypatch.setenv(data.IN_MEMORY_ENV, "0.001")
+    monkeypatch.setenv(IN_MEMORY_ENV, "0.001")
     streamed = tfgen.train("vae", out=str(tmp_path / "streamed"), **settings)
     assert json.loads((streamed.path / "config.json").read_text())["data"]["streamed"] is True
     strip = lambda rows: [{k: v for k, v in r.items() if k not in ("seconds", "images_per_s")} for r in rows]  # noqa

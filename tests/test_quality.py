@@ -16,6 +16,7 @@ from tfgen import data as data_lib
 from tfgen import evaluation, quality, registry, training
 from tfgen.commands import evaluate
 from tfgen.data import to_float
+from tfgen.data.builtin import load_mnist_sample
 
 from conftest import make_arrays
 
@@ -249,7 +250,7 @@ def test_classifier_is_trained_on_first_use_saying_so_for_exactly_the_data_it_sc
 
     monkeypatch.setattr(classifier_lib, "train", train)
     monkeypatch.setattr(classifier_lib, "Classifier", lambda folder: folder)
-    full, sample = synthetic_mnist(20, 10), data_lib.load_mnist_sample()
+    full, sample = synthetic_mnist(20, 10), load_mnist_sample()
     assert classifier_lib.load_or_train(full, cache=tmp_path) == classifier_lib.classifier_dir(full, tmp_path)
     assert calls == ["synthetic squares"] and "no classifier cached for mnist (synthetic squares" in \
         capsys.readouterr().out

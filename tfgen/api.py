@@ -21,17 +21,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from tfgen import config as config_lib
-from tfgen import data as data_lib
 from tfgen import rundir
-
-# The command line's flags, in snake_case; anything else passed to train() is one of the model's options.
-SETTINGS = ("epochs", "batch_size", "latent_dim", "lr", "dataset", "data_dir", "image_size", "channels",
-            "test_fraction", "train_size", "out", "seed", "precision", "strategy", "jit_compile", "eval_every",
-            "tensorboard")
-
+from tfgen.data import Dataset, from_unit
+from tfgen.data.prepare import load_for
+from tfgen.errors import ConfigError
+from tfgen.settings import NAMES
 
 def train(model: str, *, resume: bool = False, overwrite: bool = False, verbose: int | None = None,
-          callbacks: Sequence = (), **settings: Any) -> "Run":
+          callbacks: Sequence = (), options: dict[str, Any] | None = None, **settings: Any) -> "Run":
     """Trains ``model`` and writes its run directory, as ``python train.py MODEL`` does.
 
     Args:
@@ -41,12 +38,11 @@ def train(model: str, *, resume: bool = False, overwrite: bool = False, verbose:
         verbose: Keras's progress output (0 quiet, 1 progress bar, 2 a line per
             epoch); default as on the command line: a bar on a terminal, else lines.
         callbacks: Keras callbacks run each epoch before tfgen's own.
-        **settings: the flags in snake_case (``epochs``, ``batch_size``,
-            ``latent_dim``, ``lr``, ``dataset``, ``data_dir``, ``train_size``,
-            ``out``, ``seed``, ``precision``, ``strategy``, ``jit_compile``,
-            ``eval_every``, ``tensorboard``); any other keyword is one of the
-            model's own options (``--option NAME=VALUE``). Left out: the
-            model's defaults, or on resume the run's own values.
+        options: the model's own options (``--option NAME=VALUE``), by name.
+        **settings: the run settings, the flags in snake_case: {settings}.
+            Left out: the model's defaults, or on resume the run's own values.
+            A keyword that is not a setting is taken as one of the model's
+            options (no option may be named as a setting).
 
     Returns:
         The finished run, read back.
@@ -60,11 +56,21 @@ def train(model: str, *, resume: bool = False, overwrite: bool = False, verbose:
     """
     from tfgen import training
 
-    flags = {key: settings.pop(key, None) for key in SETTINGS}
-    flags["options"] = settings or None
-    config = config_lib.for_training(model, flags, resume)
+    flags = {key: settings.pop(key, None) for key in NAMES if key != "options"}
+    given = dict(options or {})
+    twice = sorted(set(given) & set(settings))
+    if twice:
+        raise ConfigError(f"option {twice[0]!r} is given twice, as a keyword and in options=")
+    flags["options"] = {**given, **settings} or None
+    config = config_lib.resolve(model, flags)
+    saved = rundir.RunDir(config.out).config
+    if resume and saved.is_file():
+        config = config_lib.resumed(config, flags, config_lib.load(saved))
     training.run(config, resume=resume, overwrite=overwrite, callbacks=callbacks, verbose=verbose)
     return Run(config.run_dir)
+
+
+train.__doc__ = train.__doc__.format(settings=", ".join(f"``{name}``" for name in NAMES if name != "options"))
 
 
 def load(run_dir: str | Path, data_dir: str | None = None) -> "Run":
@@ -106,7 +112,7 @@ class Run:
     @functools.cached_property
     def settings(self) -> config_lib.RunConfig:
         """The run's validated configuration."""
-        return config_lib.from_doc(self._doc, rundir.config_path(self.path))
+        return config_lib.from_doc(self._doc, rundir.RunDir(self.path).config)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -128,13 +134,13 @@ class Run:
     def data_dir(self) -> str | None:
         return self._data_dir if self._data_dir is not None else self.settings.data_dir
 
-    def dataset(self) -> data_lib.Dataset:
+    def dataset(self) -> Dataset:
         """The data the run trained on, loaded again."""
-        return data_lib.load(self.data_name, self.data_dir, seed=self.settings.seed, **self.settings.data_settings())
+        return load_for(self.settings, self.data_name, self.data_dir)
 
     @functools.cached_property
     def _restored(self) -> tuple[Any, int]:
-        checkpoints = rundir.checkpoint_dir(self.path)
+        checkpoints = rundir.RunDir(self.path).checkpoints
         if rundir.Checkpoints.latest(checkpoints) is None:
             raise rundir.NotARunError(f"{self.path} has no checkpoint yet: train at least one epoch first")
         model = self.settings.make_model("float32")  # measured and explored in float32, whatever it trained in
@@ -161,7 +167,7 @@ class Run:
 
         z, default = sample_inputs(self.model, n, seed)
         if labels is not None and not self.model.has("conditional"):
-            raise config_lib.ConfigError(f"model {self.settings.model!r} takes no labels")
+            raise ConfigError(f"model {self.settings.model!r} takes no labels")
         labels = default if labels is None else np.asarray(labels, dtype=np.int32).reshape(n)
         return generate(self.model, z, labels)
 
@@ -173,12 +179,12 @@ class Run:
         """
         model = self.model
         if not model.has("encoder"):
-            raise config_lib.ConfigError(f"model {self.settings.model!r} has no encoder")
+            raise ConfigError(f"model {self.settings.model!r} has no encoder")
         if model.has("conditional") and labels is None:
-            raise config_lib.ConfigError(f"model {self.settings.model!r} is conditional: pass the images' labels")
+            raise ConfigError(f"model {self.settings.model!r} is conditional: pass the images' labels")
         x = np.asarray(images)
         x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
-        x = data_lib.from_unit(x[..., None] if x.ndim == 3 else x, model.input_range)
+        x = from_unit(x[..., None] if x.ndim == 3 else x, model.input_range)
         args = (np.asarray(labels, dtype=np.int32),) if model.has("conditional") else ()
         return np.asarray(model.latent_mean(x, *args))
 

@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen import images, metrics, rundir
-from tfgen.errors import NonFiniteLossError, TrainingStopped
+from tfgen.errors import NonFiniteLossError, TrainingStopped, warn
 from tfgen.export import export_saved_model
 from tfgen.files import write_text
 
@@ -157,7 +157,7 @@ class MetricsCSV:
     """
 
     def __init__(self, out: Path, columns: Sequence[str]):
-        self.path = rundir.metrics_path(out)
+        self.path = rundir.RunDir(out).metrics
         header = rundir.metrics_header(out)
         self.columns = header + [c for c in columns if c not in header]
         if header and self.columns != header:
@@ -207,7 +207,9 @@ class EpochOutputs(keras.callbacks.Callback):
         columns = ["epoch", *loss_names, *scores, *(f"test_{n}" for n in loss_names), "seconds", "images_per_s",
                    *periodic]
         self.csv = MetricsCSV(out, columns)
-        self.image_writer = tf.summary.create_file_writer(str(out / "tensorboard" / "samples")) if tensorboard else None
+        self.layout = rundir.RunDir(out)
+        self.image_writer = tf.summary.create_file_writer(str(self.layout.tensorboard / "samples")) \
+            if tensorboard else None
 
     def on_train_begin(self, logs=None) -> None:
         if self.initial_epoch == 0:
@@ -242,22 +244,21 @@ class EpochOutputs(keras.callbacks.Callback):
 
     def write_picture(self, epoch: int) -> None:
         picture = self.picture(self.model, epoch)
-        images.write_png(rundir.png_path(self.out, epoch), picture)
+        images.write_png(self.layout.grid(epoch), picture)
         if self.image_writer is not None:
             with self.image_writer.as_default():
                 tf.summary.image("samples", (picture[..., None] if picture.ndim == 2 else picture)[None], step=epoch)
             self.image_writer.flush()
 
     def on_train_end(self, logs=None) -> None:
-        gif = self.out / "progress.gif"
-        pngs = [rundir.png_path(self.out, e) for e in range(self.epochs + 1)]
+        gif = self.layout.gif
+        pngs = [self.layout.grid(e) for e in range(self.epochs + 1)]
         lost = [str(e) for e, png in enumerate(pngs) if not png.is_file()]
         if lost:  # reported when the run was resumed: grids whose weights were gone
-            print(f"tfgen: warning: the GIF leaves out the missing grid(s) of epoch {', '.join(lost)}",
-                  file=sys.stderr, flush=True)
+            warn(f"the GIF leaves out the missing grid(s) of epoch {', '.join(lost)}")
         frames = images.write_gif(gif, [png for png in pngs if png.is_file()])
-        plot_losses(rundir.read_metrics(self.out), self.out / "loss.png")
-        export_saved_model(self.model, self.out / "saved_model")
+        plot_losses(rundir.read_metrics(self.out), self.layout.loss_plot)
+        export_saved_model(self.model, self.layout.saved_model)
         self.say(f"wrote {gif} ({frames} frames), loss.png and saved_model/")
 
 

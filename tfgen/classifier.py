@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tfgen import data as data_lib
-from tfgen.errors import BadInputError
+from tfgen.errors import BadInputError, warn
 from tfgen.files import write_text
 
 CACHE_ENV = "TFGEN_CACHE_DIR"
@@ -134,7 +134,7 @@ def train(dataset: data_lib.Dataset, cache: Path | None = None, epochs: int = EP
 def warn_if_weak(info: dict) -> None:
     """Warns when an MNIST classifier's test accuracy is below what it reaches on the full MNIST."""
     if info["dataset"] in MNIST_SETS and info["test_accuracy"] < TARGET_ACCURACY:
-        data_lib.warn(f"the classifier reaches {info['test_accuracy']:.2%} test accuracy on {info['dataset']} "
+        warn(f"the classifier reaches {info['test_accuracy']:.2%} test accuracy on {info['dataset']} "
                       f"({info['source']}), below the {TARGET_ACCURACY:.1%} it should have on the full MNIST; its "
                       "scores are less reliable. Retrain it with --data-dir DIR holding the full mnist.npz and "
                       "--retrain.")

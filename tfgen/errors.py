@@ -15,6 +15,7 @@ checkpoint kept).
 from __future__ import annotations
 
 import signal
+import sys
 
 
 class TfgenError(Exception):
@@ -67,3 +68,8 @@ class DiskFullError(TfgenError, OSError):
     def __init__(self, path):
         super().__init__(f"the disk is full: cannot write {path}")
         self.path = path
+
+
+def warn(message: str) -> None:
+    """Prints one warning line on stderr: the one way tfgen warns."""
+    print(f"tfgen: warning: {message}", file=sys.stderr, flush=True)

@@ -31,6 +31,7 @@ import numpy as np
 
 from tfgen import classifier as classifier_lib
 from tfgen import data as data_lib
+from tfgen.errors import warn
 from tfgen import metrics, quality
 
 FEATURES = ("classifier", "inception")
@@ -109,7 +110,7 @@ def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
                           "standard FID/KID when InceptionV3's ImageNet weights are in the Keras cache")
         return result
     if n < num_samples:
-        data_lib.warn(f"--num-samples {num_samples} is more than the {len(ds.x_test)} real test images of "
+        warn(f"--num-samples {num_samples} is more than the {len(ds.x_test)} real test images of "
                       f"{run.data_name}: scoring {n} samples against {n} test images")
     z, labels = sample_inputs(model, n, seed)
     samples, real = generate(model, z, labels), data_lib.to_float(ds.x_test[:n], "unit")

@@ -12,6 +12,9 @@ import importlib
 import pkgutil
 from typing import TypeVar
 
+from tfgen import options
+from tfgen.settings import NAMES
+
 _MODELS: dict[str, type] = {}
 _loaded = False
 
@@ -19,11 +22,19 @@ T = TypeVar("T", bound=type)
 
 
 def register(cls: T) -> T:
-    """Class decorator: registers a model class under the name of the module that defines it."""
+    """Class decorator: registers a model class under the name of the module that defines it.
+
+    Raises:
+        TypeError: an option that is not typed as ``tfgen.options`` requires, or one named as a run setting.
+    """
     name = cls.__module__.rsplit(".", 1)[-1]
     if name in _MODELS and _MODELS[name].__qualname__ != cls.__qualname__:
         raise ValueError(f"module {cls.__module__} registers two models, {_MODELS[name].__name__} and "
                          f"{cls.__name__}; a model file defines one")
+    clash = sorted(set(options.of(cls)) & set(NAMES))
+    if clash:
+        raise TypeError(f"model {name!r} has an option named {clash[0]!r}, which is a run setting; a model's options "
+                        f"(its constructor's keywords) must not be named as a setting: {', '.join(NAMES)}")
     cls.registry_name = name
     _MODELS[name] = cls
     return cls

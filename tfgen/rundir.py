@@ -20,15 +20,15 @@ by everything that reads a run back.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from tfgen.errors import BadInputError
+from tfgen.errors import BadInputError, warn
 
 CHECKPOINT_PREFIX = "ckpt"
 LOCK_FILE = ".lock"
@@ -48,21 +48,63 @@ class UnreadableCheckpointError(BadInputError):
 
 # ----- layout -----
 
-def config_path(run_dir: Path) -> Path:
-    return Path(run_dir) / "config.json"
+@dataclasses.dataclass(frozen=True)
+class RunDir:
+    """The layout of a run directory: every path of a run, named once, for the code that writes it and the code
+    that reads it back."""
 
+    path: Path
 
-def metrics_path(run_dir: Path) -> Path:
-    return Path(run_dir) / "metrics.csv"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
 
+    @property
+    def config(self) -> Path:
+        return self.path / "config.json"
 
-def checkpoint_dir(run_dir: Path) -> Path:
-    return Path(run_dir) / "checkpoints"
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.csv"
 
+    @property
+    def images(self) -> Path:
+        return self.path / "images"
 
-def png_path(run_dir: Path, epoch: int) -> Path:
-    """The stable, zero-padded name of an epoch's sample grid."""
-    return Path(run_dir) / "images" / f"epoch_{epoch:04d}.png"
+    def grid(self, epoch: int) -> Path:
+        """The stable, zero-padded name of an epoch's sample grid."""
+        return self.images / f"epoch_{epoch:04d}.png"
+
+    @property
+    def gif(self) -> Path:
+        return self.path / "progress.gif"
+
+    @property
+    def loss_plot(self) -> Path:
+        return self.path / "loss.png"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def saved_model(self) -> Path:
+        return self.path / "saved_model"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / "tensorboard"
+
+    @property
+    def evaluation(self) -> Path:
+        return self.path / "evaluation.json"
+
+    @property
+    def explore(self) -> Path:
+        return self.path / "explore"
+
+    @property
+    def lock(self) -> Path:
+        return self.path / LOCK_FILE
 
 
 # ----- before a run writes -----
@@ -85,7 +127,7 @@ def check_for_training(run_dir: Path, resume: bool, overwrite: bool) -> bool:
         raise RunDirError("--resume and --overwrite exclude each other; pass one")
     if run_dir.exists() and not run_dir.is_dir():
         raise RunDirError(f"--out {run_dir} is a file, not a directory")
-    if config_path(run_dir).is_file():
+    if RunDir(run_dir).config.is_file():
         if not (resume or overwrite):
             raise RunDirError(
                 f"--out {run_dir} already holds a run; pass --resume to continue it (--resume --epochs N trains it "
@@ -137,7 +179,7 @@ class RunLock:
     def __init__(self, run_dir: Path):
         self.run_dir = run_dir
         self.created = not run_dir.exists()  # the directory itself
-        self.created_file = self.created or not (run_dir / LOCK_FILE).exists()  # at least the lock file
+        self.created_file = self.created or not (RunDir(run_dir).lock).exists()  # at least the lock file
         self.file = None
 
     def acquire(self) -> "RunLock":
@@ -150,7 +192,7 @@ class RunLock:
 
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.file = open(self.run_dir / LOCK_FILE, "a+")
+            self.file = open(RunDir(self.run_dir).lock, "a+")
         except OSError as e:
             raise RunDirError(f"cannot create or write to the run directory {self.run_dir}: {e}") from None
         try:
@@ -173,7 +215,7 @@ class RunLock:
         import fcntl
 
         try:
-            with open(run_dir / LOCK_FILE) as file:
+            with open(RunDir(run_dir).lock) as file:
                 try:
                     fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except OSError:
@@ -192,7 +234,7 @@ class RunLock:
 
             shutil.rmtree(self.run_dir, ignore_errors=True)
         elif refused and self.created_file:
-            (self.run_dir / LOCK_FILE).unlink(missing_ok=True)
+            (RunDir(self.run_dir).lock).unlink(missing_ok=True)
 
 
 def create(run_dir: Path) -> None:
@@ -202,8 +244,8 @@ def create(run_dir: Path) -> None:
         RunDirError: it cannot be created or written to.
     """
     try:
-        (run_dir / "images").mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=run_dir / "images") as probe:  # some bytes: a full disk fails here too
+        RunDir(run_dir).images.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=RunDir(run_dir).images) as probe:  # some bytes: a full disk fails here too
             probe.write(b"\0" * 65536)
             probe.flush()
             os.fsync(probe.fileno())
@@ -215,7 +257,7 @@ def write_config(run_dir: Path, doc: dict[str, Any]) -> None:
     """Writes config.json (atomically)."""
     from tfgen.files import write_text
 
-    write_text(config_path(run_dir), json.dumps(doc, indent=2) + "\n")
+    write_text(RunDir(run_dir).config, json.dumps(doc, indent=2) + "\n")
 
 
 # ----- reading a run back -----
@@ -226,7 +268,7 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     Raises:
         NotARunError: there is none.
     """
-    path = config_path(run_dir)
+    path = RunDir(run_dir).config
     if not path.is_file():
         raise NotARunError(f"{run_dir} is not a tfgen run directory (no config.json)")
     try:
@@ -238,7 +280,7 @@ def read_config(run_dir: Path) -> dict[str, Any]:
 def metrics_header(run_dir: Path) -> list[str]:
     """The columns of a run's metrics.csv, or [] when there is none yet."""
     try:
-        with open(metrics_path(run_dir), newline="") as f:
+        with open(RunDir(run_dir).metrics, newline="") as f:
             return next(csv.reader(f), [])
     except FileNotFoundError:
         return []
@@ -246,7 +288,7 @@ def metrics_header(run_dir: Path) -> list[str]:
 
 def read_metrics(run_dir: Path) -> list[dict[str, str]]:
     """The rows of a run's metrics.csv as text, or [] when there is none yet."""
-    path = metrics_path(run_dir)
+    path = RunDir(run_dir).metrics
     if not path.is_file():
         return []
     with open(path, newline="") as f:
@@ -281,7 +323,7 @@ def _reconcile_metrics(run_dir: Path, epoch: int, repair: bool) -> list[str]:
     from tfgen.files import write_text
 
     repairs: list[str] = []
-    path = metrics_path(run_dir)
+    path = RunDir(run_dir).metrics
     try:
         with open(path, newline="") as f:
             lines = list(csv.reader(f))
@@ -325,14 +367,14 @@ def _reconcile_grids(run_dir: Path, epoch: int) -> tuple[list[str], list[int]]:
     from tfgen.images import read_png
 
     repairs: list[str] = []
-    after = sorted(int(p.stem[6:]) for p in (run_dir / "images").glob("epoch_*.png")
+    after = sorted(int(p.stem[6:]) for p in RunDir(run_dir).images.glob("epoch_*.png")
                    if p.stem[6:].isdigit() and int(p.stem[6:]) > epoch)
     for e in after:
-        png_path(run_dir, e).unlink()
+        RunDir(run_dir).grid(e).unlink()
     repairs += [f"deleted the grid(s) of epoch {_numbers(after)}, after the checkpoint"] if after else []
     redraw, lost = [], []
     for e in range(epoch + 1):
-        png = png_path(run_dir, e)
+        png = RunDir(run_dir).grid(e)
         try:
             read_png(png)
             continue
@@ -451,13 +493,11 @@ class Checkpoints:
             except (tf.errors.OpError, AssertionError, ValueError, IndexError) as e:  # IndexError: a short read
                 problem = str(e).strip().splitlines()[0][:200]
                 problems.append(f"{path}: {problem}")
-                print(f"tfgen: warning: cannot read checkpoint {path} ({problem}); trying the one before",
-                      file=sys.stderr, flush=True)
+                warn(f"cannot read checkpoint {path} ({problem}); trying the one before")
                 continue
             if not (saved_rng or partial):
-                print(f"tfgen: warning: {path} holds no random-generator state (written by an older tfgen); the "
-                      "resumed run draws fresh noise, so it is close to, not exactly, an uninterrupted run",
-                      file=sys.stderr, flush=True)
+                warn(f"{path} holds no random-generator state (written by an older tfgen); the resumed run draws "
+                     "fresh noise, so it is close to, not exactly, an uninterrupted run")
             return int(self.epoch.numpy())
         if problems:
             raise UnreadableCheckpointError("no checkpoint can be read: " + "; ".join(problems))

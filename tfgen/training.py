@@ -19,10 +19,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-from tfgen import data as data_lib
+from tfgen.data import Dataset, to_float
+from tfgen.data.prepare import pipelines as data_pipelines
+from tfgen.data.prepare import prepare
 from tfgen import distribute, rundir
 from tfgen.config import ConfigError, RunConfig
-from tfgen.errors import ClusterLostError, DiskFullError, NonFiniteLossError, TrainingStopped
+from tfgen.errors import ClusterLostError, DiskFullError, NonFiniteLossError, TrainingStopped, warn
 from tfgen.version import __version__
 
 
@@ -45,7 +47,7 @@ class Plan:
     """
 
     config: RunConfig
-    dataset: data_lib.Dataset
+    dataset: Dataset
     strategy: Any
     task: distribute.Task | None
     run_dir: Path
@@ -61,12 +63,12 @@ class Plan:
             print(message, flush=True)
 
 
-def run(config: RunConfig, resume: bool = False, overwrite: bool = False, dataset: data_lib.Dataset | None = None,
+def run(config: RunConfig, resume: bool = False, overwrite: bool = False, dataset: Dataset | None = None,
         callbacks: Sequence = (), verbose: int | None = None) -> None:
     """Trains ``config.model`` and writes the run directory ``config.out``.
 
     Args:
-        config: the resolved configuration (``tfgen.config.for_training``).
+        config: the resolved configuration (``tfgen.config.resolve``, or ``resumed``).
         resume: continue the run in ``config.out`` from its newest checkpoint.
         overwrite: delete the run in ``config.out`` first.
         dataset: data to use instead of loading ``config.dataset``.
@@ -114,7 +116,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False, datase
 
 
 def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume: bool, overwrite: bool,
-              dataset: data_lib.Dataset | None, callbacks: Sequence, verbose: int) -> Plan:
+              dataset: Dataset | None, callbacks: Sequence, verbose: int) -> Plan:
     """Checks the run directory, the epochs and the data, then creates the directory this process writes.
 
     Raises:
@@ -135,23 +137,17 @@ def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume:
             resuming = rundir.check_for_training(run_dir, resume, overwrite)
         else:  # the chief decides about --out; this worker only reads the chief's checkpoints when resuming
             resuming = resume
-            if resume and not rundir.config_path(run_dir).is_file():
+            if resume and not rundir.RunDir(run_dir).config.is_file():
                 raise rundir.RunDirError(f"worker {task.index} cannot resume: --out {run_dir} holds no run here; "
                                          "resuming a multi-worker run needs --out on storage that every worker can "
                                          "read")
-        finished = rundir.Checkpoints.finished_epochs(rundir.checkpoint_dir(run_dir)) if resuming else 0
+        finished = rundir.Checkpoints.finished_epochs(rundir.RunDir(run_dir).checkpoints) if resuming else 0
         if finished > config.epochs:
             raise ConfigError(f"--epochs {config.epochs} is fewer than the {finished} epochs this run has already "
                               "finished")
         if resuming:  # what cannot be repaired is refused now, before anything is written
             rundir.reconcile(run_dir, finished, repair=False)
-        if dataset is None:
-            dataset = data_lib.load(config.dataset, config.data_dir, seed=config.seed, **config.data_settings())
-        dataset = dataset.take_train(config.train_size)
-        config = config.with_data(dataset.image_shape, dataset.num_classes)
-        if config.batch_size > len(dataset.x_train):
-            data_lib.warn(f"--batch-size {config.batch_size} is more than the {len(dataset.x_train)} training images: "
-                          f"each epoch is one batch of {len(dataset.x_train)}")
+        config, dataset = prepare(config, dataset)
 
         if chief:
             out = run_dir
@@ -160,9 +156,9 @@ def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume:
         else:
             out = Path(tempfile.mkdtemp(prefix=f"tfgen-{task.type}{task.index}-"))
             if resuming:  # what a resumed run reads back: every epoch's grid (the GIF) and metrics row
-                shutil.copytree(run_dir / "images", out / "images")
-                if rundir.metrics_path(run_dir).is_file():
-                    shutil.copy2(rundir.metrics_path(run_dir), rundir.metrics_path(out))
+                shutil.copytree(rundir.RunDir(run_dir).images, rundir.RunDir(out).images)
+                if rundir.RunDir(run_dir).metrics.is_file():
+                    shutil.copy2(rundir.RunDir(run_dir).metrics, rundir.RunDir(out).metrics)
         rundir.create(out)
         rundir.write_config(out, config_doc(config, dataset))
         return Plan(config, dataset, strategy, task, run_dir, out, resuming, callbacks, verbose, lock)
@@ -184,20 +180,20 @@ def train(plan: Plan) -> None:
     keras.utils.set_random_seed(config.seed)
     warning = precision.hardware_warning(config.precision)
     if warning:
-        data_lib.warn(warning)
+        warn(warning)
     with strategy.scope():
         model = config.make_model()
         if replicas > 1:
             # Keras 3.15 under tf.distribute fails with steps_per_execution > 1 or XLA: one step a call, no XLA.
             if config.jit_compile:
-                data_lib.warn("XLA is off with several replicas (Keras cannot compile it there)")
+                warn("XLA is off with several replicas (Keras cannot compile it there)")
             plan.say(f"training on {replicas} replicas{cluster_role(plan)}, global batch {config.batch_size}")
             model.compile(jit_compile=False, steps_per_execution=1)
         else:
             model.compile(jit_compile=config.jit_compile)
-        checkpoints = rundir.Checkpoints(rundir.checkpoint_dir(plan.out), model, model.named_optimizers())
+        checkpoints = rundir.Checkpoints(rundir.RunDir(plan.out).checkpoints, model, model.named_optimizers())
         try:
-            initial_epoch = checkpoints.restore(rundir.checkpoint_dir(plan.run_dir)) if plan.resuming else 0
+            initial_epoch = checkpoints.restore(rundir.RunDir(plan.run_dir).checkpoints) if plan.resuming else 0
         except rundir.UnreadableCheckpointError as e:
             raise rundir.RunDirError(f"cannot resume {plan.run_dir}: {e}; start again with --overwrite") from None
     repairs, redraw = rundir.reconcile(plan.out, initial_epoch) if plan.resuming else ([], [])
@@ -213,9 +209,9 @@ def train(plan: Plan) -> None:
     for epoch_number in redraw:
         outputs.write_picture(epoch_number)
     if repairs:
-        data_lib.warn(f"repaired {plan.run_dir} to agree with its checkpoint of epoch {initial_epoch}: "
+        warn(f"repaired {plan.run_dir} to agree with its checkpoint of epoch {initial_epoch}: "
                       + "; ".join(repairs))
-    tensorboard = [keras.callbacks.TensorBoard(str(plan.out / "tensorboard"), write_graph=False)] \
+    tensorboard = [keras.callbacks.TensorBoard(str(rundir.RunDir(plan.out).tensorboard), write_graph=False)] \
         if config.tensorboard else []
     stop = cb.StopOnSignal()
     try:
@@ -225,7 +221,7 @@ def train(plan: Plan) -> None:
                       callbacks=[stop, number_epochs, *plan.callbacks, outputs, *tensorboard], shuffle=False,
                       verbose=plan.verbose)
     except (TrainingStopped, NonFiniteLossError) as e:  # raised by the callbacks, which do not know the run
-        e.checkpoint = rundir.Checkpoints.latest(rundir.checkpoint_dir(plan.run_dir))
+        e.checkpoint = rundir.Checkpoints.latest(rundir.RunDir(plan.run_dir).checkpoints)
         if isinstance(e, TrainingStopped):
             e.multi_worker = plan.task is not None
         raise
@@ -242,19 +238,11 @@ def pipelines(plan: Plan, input_range: str, initial_epoch: int):
     import keras
     import tensorflow as tf
 
-    config, dataset, replicas = plan.config, plan.dataset, plan.strategy.num_replicas_in_sync
-    for split, labels in (("training", dataset.y_train), ("test", dataset.y_test)):
-        dropped = data_lib.too_small_for_replicas(len(labels), config.batch_size, replicas)
-        if dropped:
-            data_lib.warn(f"the {split} set's last batch of {dropped} cannot be split across {replicas} replicas "
-                          f"and is left out each epoch; a --batch-size that divides {len(labels)} keeps it")
     with tf.device("/cpu:0"):
         epoch = tf.Variable(initial_epoch, dtype=tf.int64, trainable=False)
     number_epochs = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: epoch.assign(e))
-    train_data = data_lib.pipeline(dataset.x_train, dataset.y_train, config.batch_size, input_range, shuffle=True,
-                                   seed=config.seed, replicas=replicas, epoch=epoch)
-    test_data = data_lib.pipeline(dataset.x_test, dataset.y_test, config.batch_size, input_range, shuffle=False,
-                                  replicas=replicas)
+    train_data, test_data = data_pipelines(plan.config, plan.dataset, input_range,
+                                           plan.strategy.num_replicas_in_sync, epoch)
     return train_data, test_data, number_epochs
 
 
@@ -267,13 +255,13 @@ def cluster_role(plan: Plan) -> str:
     return f" ({task.num_workers} workers; this is {task.type} {task.index}{role}"
 
 
-def picture(config: RunConfig, model, dataset: data_lib.Dataset):
+def picture(config: RunConfig, model, dataset: Dataset):
     """The per-epoch picture: the model's ``preview`` of inputs fixed once from the run's seed."""
     inputs = model.preview_inputs(config.seed, dataset.x_test)
     return lambda model, epoch: model.preview(inputs, epoch)
 
 
-def scorers(config: RunConfig, model, dataset: data_lib.Dataset) -> list:
+def scorers(config: RunConfig, model, dataset: Dataset) -> list:
     """Scores added to each epoch's metrics: mode coverage of the 2-D sets, ``--eval-every``'s sample scores."""
     import numpy as np
 
@@ -289,13 +277,13 @@ def scorers(config: RunConfig, model, dataset: data_lib.Dataset) -> list:
         classifier = classifier_lib.load_or_train(dataset)  # trained on exactly this run's data
         n = min(1000, len(dataset.x_test))
         z, labels = evaluation.sample_inputs(model, n, [config.seed, 2])
-        real = data_lib.to_float(dataset.x_test[:n], "unit")
+        real = to_float(dataset.x_test[:n], "unit")
         score = lambda samples, labels: evaluation.sample_scores(samples, labels, real, classifier)  # noqa: E731
         found.append(cb.SampleScores(config.eval_every, config.epochs, z, labels, score))
     return found
 
 
-def config_doc(config: RunConfig, dataset: data_lib.Dataset) -> dict[str, Any]:
+def config_doc(config: RunConfig, dataset: Dataset) -> dict[str, Any]:
     """config.json: the resolved configuration plus the data and versions it ran with."""
     import keras
     import tensorflow as tf

@@ -25,5 +25,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return evaluate.main(argv[1:])
     from tfgen.commands import train
 
-    prog = "train.py" if os.path.basename(sys.argv[0]) == "train.py" else "tfgen [train]"
-    return train.main(argv[1:] if argv[:1] == ["train"] else argv, prog)
+    prog, invocation = invoked_as(sys.argv[0])
+    return train.main(argv[1:] if argv[:1] == ["train"] else argv, prog, invocation)
+
+
+def invoked_as(program: str) -> tuple[str, str]:
+    """The usage's ``prog`` and the command a user types to train again, for how the process was started."""
+    name = os.path.basename(program)
+    if name == "train.py":
+        return "train.py", "python train.py"
+    if name == "__main__.py" and os.path.basename(os.path.dirname(program)) == "tfgen":  # python -m tfgen
+        return "python -m tfgen [train]", "python -m tfgen train"
+    return "tfgen [train]", "tfgen train"

@@ -17,6 +17,7 @@ from tfgen import classifier as classifier_lib
 from tfgen import data as data_lib
 from tfgen.commands.common import positive, quiet_tensorflow, report
 from tfgen.files import write_text
+from tfgen.rundir import RunDir
 
 
 def table(result: dict) -> str:
@@ -97,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         run = tfgen.load(args.run_dir, args.data_dir)
         result = evaluation.evaluate(run, args.num_samples, args.k, args.seed, features=args.features)
-        path = run.path / "evaluation.json"
+        path = RunDir(run.path).evaluation
         write_text(path, json.dumps(result, indent=2) + "\n")
         print(table(result))
         print(f"wrote {path}")
