@@ -1,12 +1,17 @@
 """Every explore command on tiny trained runs, and its refusals."""
 
 import re
+from statistics import NormalDist
 
 import imageio.v3 as iio
+import numpy as np
 import pytest
 
+import tfgen
+from tfgen import images, latent
 from tfgen.commands import explore
 from tfgen.commands import main as cli_main
+from tfgen.data import to_float
 
 from conftest import make_run
 
@@ -18,8 +23,8 @@ def runs(tmp_path_factory, data_dir):
     """Runs side by side, named after their models (so compare finds ae's sibling vae); untrained, which every
     tool takes as well as a trained model."""
     parent = tmp_path_factory.mktemp("runs")
-    for model, latent in RUNS.items():
-        make_run(parent / model, model, latent_dim=latent, data_dir=str(data_dir))
+    for model, size in RUNS.items():
+        make_run(parent / model, model, latent_dim=size, data_dir=str(data_dir))
     return parent
 
 
@@ -41,10 +46,12 @@ def test_interpolate_writes_a_strip_and_a_there_and_back_gif_between_two_digits(
     assert len(frames) == 6 + 4  # there (6) and back without repeating the ends (4)
 
 
-def test_interpolate_by_digits_also_for_conditional_and_ae_models(runs, capsys):
-    for model in ("cond_vae", "ae"):
-        assert run_explore("interpolate", runs / model, "--digits", "3", "8") == 0
+def test_interpolate_by_classes_also_for_conditional_and_ae_models(runs, capsys):
+    for model, flag in (("cond_vae", "--classes"), ("ae", "--digits")):  # --digits: the flag's old name
+        assert run_explore("interpolate", runs / model, flag, "3", "8") == 0
         assert "classes 3 -> 8" in capsys.readouterr().out
+    assert run_explore("interpolate", runs / "vae", "--classes", "3", "10") == 2
+    assert "--classes 10 is not a class; the run's data has classes 0..9" in capsys.readouterr().err
 
 
 def test_interpolate_refuses_an_index_outside_the_test_set(runs, capsys):
@@ -56,7 +63,16 @@ def test_retrieve_prints_precision_and_draws_queries_with_neighbours(runs, capsy
     assert run_explore("retrieve", runs / "vae", "--k", "3", "--queries", "0,5") == 0
     out = capsys.readouterr().out
     precision = float(out.split("precision@3 over all 64 test images")[1].split(":")[-1])
-    assert 0.0 <= precision <= 1.0
+    run = tfgen.load(runs / "vae")
+    ds = run.dataset()
+    codes = np.asarray(run.model.latent_mean(to_float(ds.x_test, run.model.input_range)), np.float64)
+    distances = np.linalg.norm(codes[:, None] - codes[None], axis=-1) + np.diag(np.full(len(codes), np.inf))
+    nearest = np.argsort(distances, axis=1)[:, :3]  # brute force, independent of tfgen.latent
+    assert precision == pytest.approx(np.mean(ds.y_test[nearest] == ds.y_test[:, None]), abs=5e-5)
+    grid = iio.imread(runs / "vae" / "explore" / "retrieve_k3.png")
+    x = to_float(ds.x_test, run.model.input_range)
+    expected = images.tile(np.concatenate([x[[0]], x[nearest[0]], x[[5]], x[nearest[5]]]), 2, 4)
+    np.testing.assert_array_equal(grid, expected)  # each query followed by its own neighbours, nearest first
     grid = iio.imread(runs / "vae" / "explore" / "retrieve_k3.png")
     assert grid.shape[1] / grid.shape[0] == pytest.approx(4 / 2, rel=0.05)  # 2 queries x (1 + 3)
     assert run_explore("retrieve", runs / "vae", "--k", "64") == 2
@@ -70,7 +86,25 @@ def test_latent_map_for_a_2d_latent(runs):
     assert run_explore("latent-map", runs / "conv_vae", "--n", "5") == 0
     manifold = iio.imread(runs / "conv_vae" / "explore" / "latent_manifold.png")
     assert manifold.shape == (5 * 28 * 2, 5 * 28 * 2)
-    assert (runs / "conv_vae" / "explore" / "latent_scatter.png").stat().st_size > 0
+    model = tfgen.load(runs / "conv_vae").model
+    q = [NormalDist().inv_cdf(p) for p in (0.05, 0.95)]
+    for (row, col), z in {(0, 0): (q[0], q[1]), (4, 4): (q[1], q[0]), (0, 4): (q[1], q[1])}.items():
+        cell = manifold[row * 56:(row + 1) * 56, col * 56:(col + 1) * 56]  # z1 to the right, z2 upwards
+        expected = images.tile(np.asarray(model.sample(np.array([z], np.float32))), 1, 1, pad=0, scale=2)
+        np.testing.assert_array_equal(cell, expected)
+    scatter = iio.imread(runs / "conv_vae" / "explore" / "latent_scatter.png")
+    assert scatter.ndim == 3 and scatter.shape[0] > 200 and scatter.shape[1] > 200
+    assert len(np.unique(scatter.reshape(-1, scatter.shape[-1]), axis=0)) > 10  # a drawn plot, not a blank image
+
+
+def test_latent_map_checks_the_label_against_the_class_count(runs, capsys):
+    assert run_explore("latent-map", runs / "cond_vae", "--label", "12") == 2  # 4-D latent: refused for that first
+    assert "latent-map needs a 2-D latent" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="--label 12 is not a class; the run's data has classes 0..9"):
+        latent.check_class(12, 10, "--label")
+    with pytest.raises(ValueError, match="--label names a class, but the run's data has no labels"):
+        latent.check_class(0, 0, "--label")
+    assert latent.check_class(9, 10, "--label") == 9
 
 
 def test_latent_map_refuses_a_higher_dimensional_latent(runs, capsys):
@@ -82,7 +116,10 @@ def test_latent_map_refuses_a_higher_dimensional_latent(runs, capsys):
 def test_reconstruct_puts_images_above_their_reconstructions(runs):
     assert run_explore("reconstruct", runs / "ae", "--n", "8") == 0
     grid = iio.imread(runs / "ae" / "explore" / "reconstruct_8.png")
-    assert grid.shape[1] / grid.shape[0] == pytest.approx(8 / 2, rel=0.05)
+    run = tfgen.load(runs / "ae")
+    x = to_float(run.dataset().x_test[:8], run.model.input_range)
+    recon = np.asarray(run.model.decode_latent(run.model.latent_mean(x)))
+    np.testing.assert_array_equal(grid, images.tile(np.concatenate([x, recon]), 2, 8))
 
 
 def test_compare_defaults_to_the_sibling_vae_for_an_ae_run(runs, capsys):
@@ -93,7 +130,7 @@ def test_compare_defaults_to_the_sibling_vae_for_an_ae_run(runs, capsys):
     assert "no run to compare with" in capsys.readouterr().err
 
 
-def test_conditional_grid_has_a_row_per_digit(runs, capsys):
+def test_conditional_grid_has_a_row_per_class(runs, capsys):
     assert run_explore("conditional-grid", runs / "cond_vae", "--columns", "4") == 0
     grid = iio.imread(runs / "cond_vae" / "explore" / "conditional_grid.png")
     assert grid.shape[0] / grid.shape[1] == pytest.approx(10 / 4, rel=0.05)
@@ -117,3 +154,22 @@ def test_refuses_folders_that_are_not_runs_or_have_no_checkpoint(tmp_path, runs,
 def test_unknown_command_is_a_usage_error(runs, capsys):
     assert run_explore("dream", runs / "vae") == 2
     assert "invalid choice: 'dream'" in capsys.readouterr().err
+
+
+def test_the_latent_tools_are_run_methods_and_pure_functions(runs):
+    run = tfgen.load(runs / "cond_vae")
+    ds = run.dataset()
+    pair, labels = ds.x_test[:2], ds.y_test[:2]
+    path = run.interpolate(pair, labels, steps=5)
+    assert path.shape == (5, 28, 28, 1)
+    np.testing.assert_allclose(path[[0, -1]], run.reconstruct(pair, labels), atol=1e-6)  # the ends: each image
+    assert run.class_grid(3).shape == (10 * 3, 28, 28, 1)
+    codes = np.random.default_rng(0).standard_normal((50, 3))
+    distances = np.linalg.norm(codes[:, None] - codes[None], axis=-1) + np.diag(np.full(50, np.inf))
+    np.testing.assert_array_equal(latent.neighbours(codes, 4, block=7), np.argsort(distances, axis=1)[:, :4])
+    clusters = np.repeat(np.eye(5) * 10, 10, axis=0) + 0.01 * codes[:, :1]
+    assert latent.precision_at_k(latent.neighbours(clusters, 9), np.repeat(np.arange(5), 10)) == 1.0
+    z = latent.prior_grid(3)
+    assert z[0].tolist() == pytest.approx([NormalDist().inv_cdf(0.05), NormalDist().inv_cdf(0.95)])
+    a, b = latent.shared_codes([4, 4, 2], 6, seed=1)[:2], latent.shared_codes([4, 4, 2], 6, seed=1)[2]
+    assert a[0] is a[1] and b.shape == (6, 2)

@@ -21,8 +21,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from tfgen import config as config_lib
-from tfgen import rundir
-from tfgen.data import Dataset, from_unit
+from tfgen import latent, rundir
+from tfgen.data import Dataset, from_unit, to_float
 from tfgen.data.prepare import load_for
 from tfgen.errors import ConfigError
 from tfgen.settings import NAMES
@@ -163,13 +163,20 @@ class Run:
         Images in [0, 1] shaped (n, H, W, C) (the toy GAN: points (n, 2)).
         A conditional model takes ``labels`` (n ints), by default each class in turn.
         """
-        from tfgen.evaluation import generate, sample_inputs
+        from tfgen.evaluation import sample_inputs
 
         z, default = sample_inputs(self.model, n, seed)
         if labels is not None and not self.model.has("conditional"):
             raise ConfigError(f"model {self.settings.model!r} takes no labels")
-        labels = default if labels is None else np.asarray(labels, dtype=np.int32).reshape(n)
-        return generate(self.model, z, labels)
+        return self.generate(z, default if labels is None else np.asarray(labels).reshape(n))
+
+    def generate(self, z, labels=None) -> np.ndarray:
+        """The model's samples for codes ``z`` (N, latent_dim), as the exported ``generate``; a conditional model
+        takes a class per code, by default each class in turn."""
+        z = np.asarray(z, np.float32)
+        if self.model.has("conditional") and labels is None:
+            labels = np.arange(len(z)) % self.model.num_classes
+        return latent.in_batches(self.model.sample, z, self._labels(labels))
 
     def encode(self, images, labels=None) -> np.ndarray:
         """Each image's code (the posterior mean for the VAEs), shape (N, latent_dim).
@@ -177,16 +184,76 @@ class Run:
         ``images``: uint8 (N, H, W[, C]) or floats in [0, 1] (N, H, W, C),
         as ``sample`` returns them. A conditional model also takes their labels.
         """
-        model = self.model
-        if not model.has("encoder"):
-            raise ConfigError(f"model {self.settings.model!r} has no encoder")
+        model = self.require("encoder", "encode")
         if model.has("conditional") and labels is None:
             raise ConfigError(f"model {self.settings.model!r} is conditional: pass the images' labels")
         x = np.asarray(images)
-        x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
-        x = from_unit(x[..., None] if x.ndim == 3 else x, model.input_range)
-        args = (np.asarray(labels, dtype=np.int32),) if model.has("conditional") else ()
-        return np.asarray(model.latent_mean(x, *args))
+        x = x[..., None] if x.ndim == 3 else x
+        x = to_float(x, model.input_range) if x.dtype == np.uint8 else from_unit(x, model.input_range)
+        return latent.in_batches(model.latent_mean, x, self._labels(labels))
+
+    def decode(self, codes, labels=None) -> np.ndarray:
+        """Images in [0, 1] for points of the code space (where ``encode`` puts images).
+
+        A conditional model takes a class per code, or rows of class weights (a blend of two one-hot rows
+        decodes between two classes).
+        """
+        model = self.require("encoder", "decode")
+        labels = None if labels is None or not model.has("conditional") else np.asarray(labels)
+        if labels is not None and labels.ndim == 1:
+            labels = labels.astype(np.int32)
+        return latent.in_batches(model.decode_latent, np.asarray(codes, np.float32), labels)
+
+    def reconstruct(self, images, labels=None) -> np.ndarray:
+        """Each image decoded from its code: images in [0, 1]."""
+        return self.decode(self.encode(images, labels), labels)
+
+    def interpolate(self, images, labels=None, steps: int = 10) -> np.ndarray:
+        """``steps`` images decoded at evenly spaced points from the code of ``images[0]`` to that of ``images[1]``.
+
+        A conditional model blends the two images' one-hot ``labels`` too, so the class morphs with the code.
+        """
+        codes = self.encode(images, labels)
+        points, t = latent.interpolation(codes[0], codes[1], steps)
+        blend = None
+        if self.model.has("conditional"):
+            onehot = np.eye(self.model.num_classes, dtype=np.float32)[np.asarray(labels)]
+            blend = (1 - t) * onehot[0] + t * onehot[1]
+        return self.decode(points, blend)
+
+    def latent_grid(self, n: int, label: int = 0) -> np.ndarray:
+        """A 2-D latent decoded over an n x n grid of the prior's quantiles (``tfgen.latent.prior_grid``), row by row.
+
+        A conditional model decodes every point as class ``label``.
+        """
+        if self.model.latent_dim != 2:
+            raise ConfigError(f"latent-map needs a 2-D latent; {self.path} has latent_dim {self.model.latent_dim} "
+                              "(train with --latent-dim 2; train.py --list shows each model's default)")
+        z = latent.prior_grid(n)
+        labels = None
+        if self.model.has("conditional"):
+            labels = np.full(len(z), latent.check_class(label, self.model.num_classes, "--label"), np.int32)
+        return latent.in_batches(self.model.sample, z, labels)
+
+    def class_grid(self, columns: int, seed: int = 0) -> np.ndarray:
+        """A conditional model's samples, one row per class and one column per code drawn from ``seed``: the same
+        code across a column."""
+        model = self.require("conditional", "conditional-grid")
+        z = np.random.default_rng(seed).standard_normal((columns, model.latent_dim)).astype(np.float32)
+        labels = np.repeat(np.arange(model.num_classes, dtype=np.int32), columns)
+        return latent.in_batches(model.sample, np.tile(z, (model.num_classes, 1)), labels)
+
+    def require(self, capability: str, what: str):
+        """The model, once it has ``capability``; else ConfigError naming what needed it."""
+        if not self.model.has(capability):
+            needs, lacks = {"encoder": ("a model with an encoder", "has none"),
+                            "conditional": ("a conditional model", "takes no labels")}[capability]
+            raise ConfigError(f"{what} needs {needs}; {self.settings.model!r} {lacks}")
+        return self.model
+
+    def _labels(self, labels) -> np.ndarray | None:
+        """``labels`` as int32 for a conditional model, None for any other (which takes none)."""
+        return np.asarray(labels, dtype=np.int32) if self.model.has("conditional") else None
 
     def evaluate(self, num_samples: int = 10_000, k: int = 100, seed: int = 0, features: str = "classifier") -> dict:
         """Every score that applies to the model: what ``tfgen evaluate`` writes to ``evaluation.json``.

@@ -32,6 +32,7 @@ import numpy as np
 from tfgen import classifier as classifier_lib
 from tfgen import data as data_lib
 from tfgen.errors import warn
+from tfgen.latent import in_batches
 from tfgen import metrics, quality
 
 FEATURES = ("classifier", "inception")
@@ -42,13 +43,6 @@ def sample_inputs(model, n: int, seed) -> tuple[np.ndarray, np.ndarray | None]:
     z = np.random.default_rng(seed).standard_normal((n, model.latent_dim)).astype(np.float32)
     labels = (np.arange(n) % model.num_classes).astype(np.int32) if model.has("conditional") else None
     return z, labels
-
-
-def generate(model, z: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 1000) -> np.ndarray:
-    """``model.sample`` of the codes (and labels), in batches, as one array."""
-    out = [np.asarray(model.sample(z[i:i + batch_size], *(() if labels is None else (labels[i:i + batch_size],))))
-           for i in range(0, len(z), batch_size)]
-    return np.concatenate(out)
 
 
 def sample_scores(samples: np.ndarray, labels: np.ndarray | None, real: np.ndarray,
@@ -113,7 +107,7 @@ def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
         warn(f"--num-samples {num_samples} is more than the {len(ds.x_test)} real test images of "
                       f"{run.data_name}: scoring {n} samples against {n} test images")
     z, labels = sample_inputs(model, n, seed)
-    samples, real = generate(model, z, labels), data_lib.to_float(ds.x_test[:n], "unit")
+    samples, real = in_batches(model.sample, z, labels), data_lib.to_float(ds.x_test[:n], "unit")
     if features == "inception":
         result["inception"] = inception_scores(extractor, samples, real)
         return result

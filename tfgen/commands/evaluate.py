@@ -94,10 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def evaluate() -> None:
         import tfgen
-        from tfgen import evaluation
 
         run = tfgen.load(args.run_dir, args.data_dir)
-        result = evaluation.evaluate(run, args.num_samples, args.k, args.seed, features=args.features)
+        result = run.evaluate(args.num_samples, args.k, args.seed, features=args.features)
         path = RunDir(run.path).evaluation
         write_text(path, json.dumps(result, indent=2) + "\n")
         print(table(result))
