@@ -3,6 +3,8 @@
 Each model's own facts (its architecture, the reference's defaults) are in ``tests/models/test_NAME.py``.
 """
 
+import inspect
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -210,7 +212,18 @@ PARAMETERS_AT_28x28x1 = {"ae": 1_093_030, "beta_vae": 1_105_780, "cgan": 1_122_7
 
 
 @pytest.mark.slow  # builds twelve full-size models (3 s): the quick loop stays under 90 s
-@pytest.mark.parametrize("name", PARAMETERS_AT_28x28x1)
+@pytest.mark.parametrize("name", MODELS)
 def test_default_models_at_28x28x1_keep_the_seed_architectures(name):
+    assert name in PARAMETERS_AT_28x28x1, f"pin {name}'s parameter count at 28x28x1 in PARAMETERS_AT_28x28x1"
     model = registry.get(name)(learning_rate=1e-3, seed=0)
     assert sum(int(np.prod(w.shape)) for w in model.weights) == PARAMETERS_AT_28x28x1[name]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_model_subclasses_a_family_base_only_and_takes_its_options_by_keyword(name):
+    from tfgen.models.base import AdversarialModel, EncoderDecoder
+
+    cls = registry.get(name)
+    assert cls.__bases__[0] in (GenerativeModel, EncoderDecoder, AdversarialModel) and len(cls.__bases__) == 1
+    params = inspect.signature(cls.__init__).parameters
+    assert all(params[option].kind is inspect.Parameter.KEYWORD_ONLY for option in options.of(cls))

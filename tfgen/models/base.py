@@ -402,6 +402,11 @@ def checked_labels(labels: tf.Tensor, num_classes: int) -> tf.Tensor:
         return tf.identity(labels)
 
 
+def leaky(slope: float = 0.2) -> keras.layers.Layer:
+    """LeakyReLU with ``slope`` (the references' 0.2 by default), the activation the models' networks share."""
+    return keras.layers.LeakyReLU(negative_slope=slope)
+
+
 def one_hot(labels: tf.Tensor, num_classes: int) -> tf.Tensor:
     """Integer class labels -> one-hot float32; float (N, num_classes) rows pass through.
 

@@ -27,14 +27,10 @@ from typing import Annotated, Any
 import keras
 import tensorflow as tf
 
-from tfgen.models.base import AdversarialModel
+from tfgen.models.base import AdversarialModel, leaky
 from tfgen.options import Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
-
-
-def leaky() -> keras.layers.Layer:
-    return keras.layers.LeakyReLU(negative_slope=0.2)
 
 
 @register
@@ -52,7 +48,7 @@ class CGAN(AdversarialModel):
     default_steps_per_execution = 10  # bench/throughput.py --spe-sweep: 7.6k images/s at 1, 8.4k at 10
     default_jit_compile = True  # bench/throughput.py: fit() 7.9k images/s, 8.7k with XLA
 
-    def __init__(self, latent_dim: int = 100, learning_rate: float = 2e-4, seed: int | None = None,
+    def __init__(self, latent_dim: int = 100, learning_rate: float = 2e-4, seed: int | None = None, *,
                  beta_1: Annotated[float, Range(0, 0.9999)] = 0.5, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, beta_1=beta_1, **kwargs)
         bn = dict(epsilon=0.8, momentum=0.9)

@@ -24,7 +24,8 @@ import keras
 import tensorflow as tf
 
 from tfgen.losses import vae_objective
-from tfgen.models.base import EncoderDecoder, Likelihood
+from tfgen.models.base import EncoderDecoder, Likelihood, leaky
+from tfgen.models.vae import linear_head
 from tfgen.options import Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
@@ -32,7 +33,46 @@ from tfgen.registry import register
 
 def conv_bn(filters: int, strides: int) -> list[keras.layers.Layer]:
     return [keras.layers.Conv2D(filters, 3, strides=strides, padding="same"), keras.layers.BatchNormalization(),
-            keras.layers.LeakyReLU(negative_slope=0.2)]
+            leaky(0.2)]
+
+
+def conv_networks(model, filters: int) -> None:
+    """Builds the reference's BN-conv encoder, its mean and log-std heads and its decoder on ``model``, in that
+    order; a conditional model's decoder takes concat(z, one-hot label)."""
+    wide = 2 * filters
+    h, w, c = model.image_shape
+    features = wide * (h // 4) * (w // 4)
+    model.encoder = keras.Sequential(
+        [keras.Input(model.image_shape), *conv_bn(filters, 2), *conv_bn(wide, 2), *conv_bn(wide, 1),
+         keras.layers.Flatten()],
+        name="encoder",
+    )
+    model.mean_head = linear_head(model.latent_dim, features, "mean")
+    model.log_std_head = linear_head(model.latent_dim, features, "log_std")
+    model.decoder = keras.Sequential(
+        [
+            keras.Input((model.latent_dim + (model.num_classes if model.has("conditional") else 0),)),
+            keras.layers.Dense(features),
+            keras.layers.Reshape((h // 4, w // 4, wide)),
+            keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", activation="relu"),
+            keras.layers.Conv2DTranspose(c, 4, strides=2, padding="same"),
+            float32_output("sigmoid"),
+        ],
+        name="decoder",
+    )
+
+
+def encode(model, images, labels=None, training=False):
+    """(mean, logvar) of q(z | x); the network gives the log of the standard deviation."""
+    h = model.encoder(images, training=training)
+    return model.mean_head(h), 2.0 * model.log_std_head(h)  # logvar = log(std^2)
+
+
+def decode(model, z, labels=None, training: bool = False):
+    """Pixel probabilities; a conditional model's decoder takes concat(z, one-hot label)."""
+    if model.has("conditional"):
+        z = tf.concat([z, model.one_hot(labels)], axis=1)
+    return model.decoder(z, training=training)
 
 
 @register
@@ -55,47 +95,19 @@ class ConvVAE(EncoderDecoder):
     size_multiple, min_size = 4, 4
     default_steps_per_execution = 10  # bench/throughput.py --spe-sweep: 6.2k images/s at 1, 6.7k at 10
 
-    def __init__(self, latent_dim: int = 2, learning_rate: float = 1e-4, seed: int | None = None,
+    def __init__(self, latent_dim: int = 2, learning_rate: float = 1e-4, seed: int | None = None, *,
                  filters: Annotated[int, Range(1)] = 16, likelihood: Likelihood = "auto", **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, likelihood=likelihood,
                          **kwargs)
         self.filters = filters
-        wide = 2 * filters
-        h, w, c = self.image_shape
-        self.encoder = keras.Sequential(
-            [keras.Input(self.image_shape), *conv_bn(filters, 2), *conv_bn(wide, 2), *conv_bn(wide, 1),
-             keras.layers.Flatten()],
-            name="encoder",
-        )
-        self.mean_head = keras.layers.Dense(latent_dim, name="mean", dtype="float32")
-        self.log_std_head = keras.layers.Dense(latent_dim, name="log_std", dtype="float32")
-        self.mean_head.build((None, wide * (h // 4) * (w // 4)))
-        self.log_std_head.build((None, wide * (h // 4) * (w // 4)))
-        self.decoder = keras.Sequential(
-            [
-                keras.Input((latent_dim + (self.num_classes if self.has("conditional") else 0),)),
-                keras.layers.Dense(wide * (h // 4) * (w // 4)),
-                keras.layers.Reshape((h // 4, w // 4, wide)),
-                keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", activation="relu"),
-                keras.layers.Conv2DTranspose(c, 4, strides=2, padding="same"),
-                float32_output("sigmoid"),
-            ],
-            name="decoder",
-        )
+        conv_networks(self, filters)
         self.built = True
 
-    def encode(self, images, labels=None, training=False):
-        h = self.encoder(images, training=training)
-        return self.mean_head(h), 2.0 * self.log_std_head(h)  # logvar = log(std^2)
+    encode = encode
+    decode = decode
 
     def sample(self, z, labels=None):
         return self.decode(z, labels)
-
-    def decode(self, z, labels=None, training: bool = False):
-        """Pixel probabilities; a conditional model's decoder takes concat(z, one-hot label)."""
-        if self.has("conditional"):
-            z = tf.concat([z, self.one_hot(labels)], axis=1)
-        return self.decoder(z, training=training)
 
     def compute_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:
         x, labels = batch

@@ -50,7 +50,7 @@ class CVAE(EncoderDecoder):
     size_multiple, min_size = 4, 8
     default_steps_per_execution = 5  # bench/throughput.py --spe-sweep: 3.7k images/s at 1, 4.0k at 5
 
-    def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-4, seed: int | None = None,
+    def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-4, seed: int | None = None, *,
                  filters: Annotated[int, Range(1)] = 32, likelihood: Likelihood = "auto", **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, likelihood=likelihood,
                          **kwargs)

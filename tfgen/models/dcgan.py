@@ -26,14 +26,10 @@ from typing import Annotated, Any
 
 import keras
 
-from tfgen.models.base import AdversarialModel
+from tfgen.models.base import AdversarialModel, leaky
 from tfgen.options import Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
-
-
-def leaky(slope: float = 0.2) -> keras.layers.Layer:
-    return keras.layers.LeakyReLU(negative_slope=slope)
 
 
 def strided_conv(filters: int) -> list[keras.layers.Layer]:
@@ -90,7 +86,7 @@ class DCGAN(AdversarialModel):
     input_range = "tanh"
     size_multiple, min_size = 4, 28  # the generator doubles H/4 twice; D's three stride-2 convolutions leave 4x4
 
-    def __init__(self, latent_dim: int = 100, learning_rate: float = 1e-4, seed: int | None = None,
+    def __init__(self, latent_dim: int = 100, learning_rate: float = 1e-4, seed: int | None = None, *,
                  beta_1: Annotated[float, Range(0, 0.9999)] = 0.9, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, beta_1=beta_1, **kwargs)
         self.generator = generator_network(latent_dim, self.image_shape)

@@ -57,7 +57,7 @@ class GAN(AdversarialModel):
     num_grid_samples = 1000
     default_steps_per_execution = 25  # bench/throughput.py --spe-sweep: 89k images/s at 1, 171k at 25
 
-    def __init__(self, latent_dim: int = 32, learning_rate: float = 1e-3, seed: int | None = None,
+    def __init__(self, latent_dim: int = 32, learning_rate: float = 1e-3, seed: int | None = None, *,
                  hidden: Annotated[int, Range(1)] = 128, pack: Literal[1, 2, 4] = 1,
                  beta_1: Annotated[float, Range(0, 0.9999)] = 0.5, **kwargs: Any):
         # The reference draws fresh noise for G's update (reuse_fakes off).

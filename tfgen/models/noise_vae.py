@@ -45,7 +45,7 @@ class NoiseVAE(EncoderDecoder):
     default_steps_per_execution = 25  # bench/throughput.py --spe-sweep: 14.7k images/s at 1, 19.2k at 25
     counterpart = "vae"
 
-    def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None,
+    def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None, *,
                  hidden: Annotated[int, Range(1)] = 392, likelihood: Likelihood = "auto", **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, likelihood=likelihood,
                          **kwargs)

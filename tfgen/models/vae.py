@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfgen.losses import vae_objective
@@ -24,6 +25,75 @@ from tfgen.models.base import EncoderDecoder, Likelihood
 from tfgen.options import Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
+
+
+def mlp_encoder(inputs: int, hidden: int) -> keras.Sequential:
+    """The reference's encoder body: ``inputs`` -> hidden -> hidden // 2, ReLU."""
+    return keras.Sequential([keras.Input((inputs,))] + [keras.layers.Dense(n, activation="relu")
+                                                        for n in (hidden, hidden // 2)], name="encoder")
+
+
+def mlp_decoder(inputs: int, hidden: int, image_shape: tuple[int, int, int]) -> keras.Sequential:
+    """The reference's decoder: ``inputs`` -> hidden // 2 -> hidden (ReLU) -> the image's pixels (sigmoid)."""
+    pixels = int(np.prod(image_shape))
+    return keras.Sequential(
+        [keras.Input((inputs,))] + [keras.layers.Dense(n, activation="relu") for n in (hidden // 2, hidden)]
+        + [keras.layers.Dense(pixels), keras.layers.Reshape(image_shape), float32_output("sigmoid")],
+        name="decoder",
+    )
+
+
+def linear_head(units: int, inputs: int, name: str) -> keras.layers.Dense:
+    """A linear layer on the encoder's last hidden layer, built, computing in float32."""
+    head = keras.layers.Dense(units, name=name, dtype="float32")
+    head.build((None, inputs))
+    return head
+
+
+def mlp_networks(model, hidden: int, heads: tuple[str, ...]) -> None:
+    """Builds the MLP encoder, the named linear heads and the decoder on ``model``, in the reference's order.
+
+    A conditional model's encoder and decoder also take the one-hot label.
+    """
+    condition = model.num_classes if model.has("conditional") else 0
+    model.encoder = mlp_encoder(model.pixels + condition, hidden)
+    for name in heads:
+        setattr(model, f"{name}_head", linear_head(model.latent_dim, hidden // 2, name))
+    model.decoder = mlp_decoder(model.latent_dim + condition, hidden, model.image_shape)
+
+
+def adamw(learning_rate: float) -> keras.optimizers.Optimizer:
+    """The reference's optimizer: PyTorch's AdamW defaults (weight decay 0.01, epsilon 1e-8)."""
+    return keras.optimizers.AdamW(learning_rate, weight_decay=0.01, epsilon=1e-8)
+
+
+def hidden_code(model, images: tf.Tensor, labels: tf.Tensor | None, training: bool = False) -> tf.Tensor:
+    """The encoder's last hidden layer for flattened images (plus one-hot labels when conditional)."""
+    x = tf.reshape(images, (-1, model.pixels))
+    if model.has("conditional"):
+        x = tf.concat([x, model.one_hot(labels)], axis=1)
+    return model.encoder(x, training=training)
+
+
+def decode(model, z: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
+    """Pixel probabilities (N, H, W, C) for codes ``z`` (and labels when conditional)."""
+    if model.has("conditional"):
+        z = tf.concat([z, model.one_hot(labels)], axis=1)
+    return model.decoder(z)
+
+
+def gaussian_encode(model, images, labels=None, training=False):
+    """(mean, logvar) of q(z | x) from the two linear heads."""
+    h = hidden_code(model, images, labels, training)
+    return model.mean_head(h), model.logvar_head(h)
+
+
+def objective(model, batch, training: bool = False, kl_weight: float = 1.0) -> dict[str, tf.Tensor]:
+    """Squared error + ``kl_weight`` * KL of one batch, on one draw of z (``tfgen.losses.vae_objective``)."""
+    x, labels = batch
+    mean, logvar = model.encode(x, labels, training=training)
+    return vae_objective(x, decode(model, model.reparameterize(mean, logvar), labels), mean, logvar,
+                         kl_weight=kl_weight)
 
 
 @register
@@ -48,57 +118,21 @@ class VAE(EncoderDecoder):
     default_jit_compile = True  # bench/throughput.py: fit() 10.3k images/s, 14.2k with XLA (ae 11.3k -> 17.8k)
     counterpart = "ae"
 
-    def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None,
+    def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None, *,
                  hidden: Annotated[int, Range(2)] = 512, likelihood: Likelihood = "auto", **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, likelihood=likelihood,
                          **kwargs)
         self.hidden = hidden
-        widths = (hidden, hidden // 2)
-        condition = self.num_classes if self.has("conditional") else 0
-        self.encoder = keras.Sequential(
-            [keras.Input((self.pixels + condition,))] + [keras.layers.Dense(n, activation="relu") for n in widths],
-            name="encoder",
-        )
-        self.build_heads()
-        self.decoder = keras.Sequential(
-            [keras.Input((latent_dim + condition,))]
-            + [keras.layers.Dense(n, activation="relu") for n in reversed(widths)]
-            + [keras.layers.Dense(self.pixels), keras.layers.Reshape(self.image_shape), float32_output("sigmoid")],
-            name="decoder",
-        )
+        mlp_networks(self, hidden, ("mean", "logvar"))
         self.built = True
 
-    def build_heads(self) -> None:
-        """The linear heads on the encoder's last hidden layer."""
-        self.mean_head = keras.layers.Dense(self.latent_dim, name="mean", dtype="float32")
-        self.logvar_head = keras.layers.Dense(self.latent_dim, name="logvar", dtype="float32")
-        self.mean_head.build((None, self.hidden // 2))
-        self.logvar_head.build((None, self.hidden // 2))
-
     def make_optimizer(self) -> keras.optimizers.Optimizer:
-        return keras.optimizers.AdamW(self.learning_rate, weight_decay=0.01, epsilon=1e-8)
+        return adamw(self.learning_rate)
 
-    def hidden_code(self, images: tf.Tensor, labels: tf.Tensor | None, training: bool = False) -> tf.Tensor:
-        """The encoder's last hidden layer for flattened images (plus one-hot labels when conditional)."""
-        x = tf.reshape(images, (-1, self.pixels))
-        if self.has("conditional"):
-            x = tf.concat([x, self.one_hot(labels)], axis=1)
-        return self.encoder(x, training=training)
-
-    def encode(self, images, labels=None, training=False):
-        h = self.hidden_code(images, labels, training)
-        return self.mean_head(h), self.logvar_head(h)
-
-    def decode(self, z: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
-        """Pixel probabilities (N, H, W, C) for codes ``z`` (and labels when conditional)."""
-        if self.has("conditional"):
-            z = tf.concat([z, self.one_hot(labels)], axis=1)
-        return self.decoder(z)
+    encode = gaussian_encode
+    decode = decode
 
     def sample(self, z, labels=None):
         return self.decode(z, labels)
 
-    def compute_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:
-        x, labels = batch
-        mean, logvar = self.encode(x, labels, training=training)
-        return vae_objective(x, self.decode(self.reparameterize(mean, logvar), labels), mean, logvar)
+    compute_losses = objective

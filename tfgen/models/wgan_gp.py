@@ -76,7 +76,7 @@ class WGANGP(AdversarialModel):
     size_multiple, min_size = 4, 28  # dcgan's networks
     counterpart = "dcgan"
 
-    def __init__(self, latent_dim: int = 100, learning_rate: float = 1e-4, seed: int | None = None,
+    def __init__(self, latent_dim: int = 100, learning_rate: float = 1e-4, seed: int | None = None, *,
                  gp_weight: Annotated[float, Range(0)] = 10.0, critic_steps: Annotated[int, Range(1, 100)] = 5,
                  critic_norm: Literal["none", "layer"] = "none",
                  beta_1: Annotated[float, Range(0, 0.9999)] = 0.5, beta_2: Annotated[float, Range(0, 0.9999)] = 0.9,
