@@ -344,5 +344,6 @@ def main() -> None:
               f"| {toggled} | {r['evaluate']:,.0f} | {r['peak_rss_mb']:,.0f} |"
               + (f" {r.get('peak_gpu_mb', 0):,.0f} |" if gpu else ""))
 
+
 if __name__ == "__main__":
     main()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
+from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests are CPU-only and must not depend on a GPU
@@ -99,3 +102,63 @@ def body(net, activation: str = "linear") -> list:
     assert type(out).__name__ == "Activation" and out.dtype_policy.name == "float32"
     assert out.activation.__name__ == activation
     return layers
+
+
+def sample_args(model, n=5):
+    """``sample``'s arguments for ``n`` images: codes, and labels for a conditional model."""
+    import tensorflow as tf
+
+    z = tf.random.normal((n, model.latent_dim), seed=3)
+    return (z, tf.range(n) % 10) if model.has("conditional") else (z,)
+
+
+# ----- helpers of the training tests -----
+
+TINY = ["--batch-size", "64", "--latent-dim", "4", "--seed", "3"]
+
+
+def read_rows(run_dir):
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def assert_complete_run(run_dir, epochs):
+    """Every epoch exactly once in metrics.csv and images/, a full GIF, and the final outputs."""
+    rows = read_rows(run_dir)
+    assert [int(r["epoch"]) for r in rows] == list(range(1, epochs + 1))
+    pngs = sorted(p.name for p in (run_dir / "images").iterdir())
+    assert pngs == [f"epoch_{e:04d}.png" for e in range(epochs + 1)]
+    from tfgen import images
+
+    frames = iio.imread(run_dir / "progress.gif", index=None)
+    assert len(frames) == len(images.gif_frame_indices(epochs + 1))
+    assert (run_dir / "loss.png").stat().st_size > 0
+    assert (run_dir / "saved_model" / "saved_model.pb").is_file()
+    assert not list(run_dir.rglob(".*.tmp*"))
+    return rows
+
+
+# ----- helpers of the own-images tests: small class folders of distinct colour pictures -----
+
+COLOURS = ((255, 0, 0), (0, 255, 0), (0, 0, 255))
+
+
+def picture(label: int, size=(8, 8), index: int = 0) -> np.ndarray:
+    """A class's colour with a brighter square whose place depends on ``index`` (distinct images)."""
+    h, w = size
+    x = np.zeros((h, w, 3), np.uint8) + np.asarray(COLOURS[label % 3], np.uint8) // 2
+    x[index % (h - 2): index % (h - 2) + 2, :2] = 250
+    return x
+
+
+def write(path: Path, array: np.ndarray, fmt: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, format=fmt)
+    return path
+
+
+def class_folders(root: Path, per_class: int = 10, size=(8, 8), split: str | None = None, ext: str = "png") -> Path:
+    for label, name in enumerate(("cat", "dog", "fox")):
+        for i in range(per_class):
+            write(root / (split or "") / name / f"{i:03d}.{ext}", picture(label, size, i))
+    return root

@@ -89,3 +89,14 @@ def test_no_module_outside_the_models_names_a_model():
              for node in ast.walk(ast.parse(path.read_text()))
              if isinstance(node, ast.Constant) and node.value in names]
     assert found == []
+
+
+def test_the_code_passes_ruff_with_its_blank_line_rules():
+    """The style CI holds the code to: pyproject.toml's ruff rules, the blank-line rules (E30x) among them."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("ruff")  # installed with the test extras
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "tfgen", "tests", "bench", "train.py"], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:]

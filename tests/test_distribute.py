@@ -17,7 +17,7 @@ from tfgen.commands import main
 from tfgen.distribute import ClusterError, local_tf_configs, task_from_env
 
 from conftest import REPO, TRAIN_PY, run_train, train_env
-from test_train import TINY, assert_complete_run, read_rows
+from conftest import TINY, assert_complete_run, read_rows
 
 TWO_CPUS = textwrap.dedent(
     """

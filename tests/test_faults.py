@@ -11,7 +11,7 @@ from tfgen import config as config_lib
 from tfgen.rundir import RunDirError
 
 from conftest import REPO, TRAIN_PY, run_train, train_env
-from test_train import TINY, assert_complete_run, read_rows
+from conftest import TINY, assert_complete_run, read_rows
 
 pytestmark = pytest.mark.slow
 

@@ -14,6 +14,7 @@ from tfgen.models.base import CAPABILITIES, GenerativeModel
 
 from conftest import build_model as build
 from conftest import model_batch as batch
+from conftest import sample_args
 
 MODELS = registry.names()
 IMAGE_MODELS = [n for n in MODELS if not registry.get(n).has("points")]
@@ -32,11 +33,6 @@ def test_registry_lists_every_model_file(tmp_path):
 def test_unknown_model_names_the_valid_ones():
     with pytest.raises(ValueError, match="unknown model 'nope'; choose one of: .*cvae"):
         registry.get("nope")
-
-
-def sample_args(model, n=5):
-    z = tf.random.normal((n, model.latent_dim), seed=3)
-    return (z, tf.range(n) % 10) if model.has("conditional") else (z,)
 
 
 @pytest.mark.parametrize("name", IMAGE_MODELS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,28 +12,7 @@ from tfgen.data import DataError
 from tfgen.data.folders import IN_MEMORY_ENV
 from tfgen.data.sources import conform
 
-COLOURS = ((255, 0, 0), (0, 255, 0), (0, 0, 255))
-
-
-def picture(label: int, size=(8, 8), index: int = 0) -> np.ndarray:
-    """A class's colour with a brighter square whose place depends on ``index`` (distinct images)."""
-    h, w = size
-    x = np.zeros((h, w, 3), np.uint8) + np.asarray(COLOURS[label % 3], np.uint8) // 2
-    x[index % (h - 2): index % (h - 2) + 2, :2] = 250
-    return x
-
-
-def write(path: Path, array: np.ndarray, fmt: str | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(path, format=fmt)
-    return path
-
-
-def class_folders(root: Path, per_class: int = 10, size=(8, 8), split: str | None = None, ext: str = "png") -> Path:
-    for label, name in enumerate(("cat", "dog", "fox")):
-        for i in range(per_class):
-            write(root / (split or "") / name / f"{i:03d}.{ext}", picture(label, size, i))
-    return root
+from conftest import class_folders, picture, write
 
 
 def test_train_and_test_class_folders_give_the_split_and_the_labels(tmp_path):

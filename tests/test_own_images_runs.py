@@ -16,7 +16,7 @@ from tfgen.commands import explore, main
 from tfgen.rundir import read_metrics
 
 from conftest import make_run
-from test_own_images import class_folders, picture, write
+from conftest import class_folders, picture, write
 
 
 def cli(*args):

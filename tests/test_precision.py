@@ -13,7 +13,8 @@ from tfgen.config import ConfigError
 from tfgen.export import export_saved_model, float32_copy
 
 from conftest import run_train
-from test_models import batch, sample_args
+from conftest import model_batch as batch
+from conftest import sample_args
 
 MODELS = registry.names()
 # The quick loop covers a VAE, a conditional GAN and the toy GAN; the full suite covers every model.

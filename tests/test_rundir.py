@@ -11,7 +11,7 @@ from tfgen import distribute, rundir, training
 from tfgen.commands import main as cli
 
 from conftest import REPO, TRAIN_PY, make_run, train_env
-from test_train import TINY, assert_complete_run, read_rows
+from conftest import TINY, assert_complete_run, read_rows
 
 
 def tiny(data_dir, out, **settings):

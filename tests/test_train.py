@@ -1,6 +1,5 @@
 """End-to-end runs of train.py on tiny data: every output, resume after a kill, NaN stop, overwrite."""
 
-import csv
 import json
 import subprocess
 import sys
@@ -12,34 +11,13 @@ import pytest
 
 import tfgen
 from tfgen import config as config_lib
-from tfgen import images, registry
+from tfgen import registry
 from tfgen.errors import NonFiniteLossError
 from tfgen.rundir import Checkpoints
 
-from conftest import REPO, run_train
+from conftest import REPO, TINY, assert_complete_run, read_rows, run_train
 
 pytestmark = pytest.mark.slow
-
-TINY = ["--batch-size", "64", "--latent-dim", "4", "--seed", "3"]
-
-
-def read_rows(run_dir):
-    with open(run_dir / "metrics.csv", newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def assert_complete_run(run_dir, epochs):
-    """Every epoch exactly once in metrics.csv and images/, a full GIF, and the final outputs."""
-    rows = read_rows(run_dir)
-    assert [int(r["epoch"]) for r in rows] == list(range(1, epochs + 1))
-    pngs = sorted(p.name for p in (run_dir / "images").iterdir())
-    assert pngs == [f"epoch_{e:04d}.png" for e in range(epochs + 1)]
-    frames = iio.imread(run_dir / "progress.gif", index=None)
-    assert len(frames) == len(images.gif_frame_indices(epochs + 1))
-    assert (run_dir / "loss.png").stat().st_size > 0
-    assert (run_dir / "saved_model" / "saved_model.pb").is_file()
-    assert not list(run_dir.rglob(".*.tmp*"))
-    return rows
 
 
 def test_train_writes_every_output(tmp_path, data_dir):
@@ -163,7 +141,6 @@ def test_gan_resume_restores_both_networks_and_both_optimizers(tmp_path):
     assert [int(r["epoch"]) for r in read_rows(out)] == [1, 2, 3]
 
 
-
 @pytest.mark.parametrize("name", ["cgan", "dcgan", "cvae_gan"])
 def test_multi_network_resume_restores_every_network_and_optimizer(tmp_path, data_dir, name):
     out = tmp_path / name
@@ -178,6 +155,7 @@ def test_multi_network_resume_restores_every_network_and_optimizer(tmp_path, dat
     for opt_name, optimizer in restored.named_optimizers().items():
         assert int(optimizer.iterations) == 2, opt_name  # 64 images / 32 per step
     # Every network (not only the generator) holds its trained weights, not its initial ones.
+
     def networks(model):
         return [layer for layer in model.layers if isinstance(layer, keras.Model)]
 

@@ -27,6 +27,7 @@ from tfgen.data.prepare import load_for
 from tfgen.errors import ConfigError
 from tfgen.settings import NAMES
 
+
 def train(model: str, *, resume: bool = False, overwrite: bool = False, verbose: int | None = None,
           callbacks: Sequence = (), options: dict[str, Any] | None = None, **settings: Any) -> "Run":
     """Trains ``model`` and writes its run directory, as ``python train.py MODEL`` does.

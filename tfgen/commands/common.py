@@ -12,7 +12,6 @@ from tfgen.errors import BadInputError, ClusterLostError, DiskFullError, NonFini
 BAD_INPUT = 2
 
 
-
 def positive(text: str) -> int:
     """argparse type for counts: a positive integer, else a usage error naming the value."""
     value = int(text)

@@ -24,6 +24,7 @@ from tfgen.data import to_float
 from tfgen.errors import BadInputError
 from tfgen.rundir import RunDir
 
+
 class ExploreError(BadInputError):
     """A command that cannot run on this run directory; the message says why."""
 

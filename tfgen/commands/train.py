@@ -15,6 +15,7 @@ from tfgen.rundir import RunDir
 from tfgen.commands.common import quiet_tensorflow, report
 from tfgen.settings import SETTINGS
 
+
 def build_parser(prog: str = "train.py") -> argparse.ArgumentParser:
     """One flag per run setting (``tfgen.settings.SETTINGS``), and ``--list``, ``--resume``, ``--overwrite``."""
     parser = argparse.ArgumentParser(
