@@ -1,4 +1,4 @@
-"""tfgen: generative image models (VAEs and GANs) for MNIST-like data, on TensorFlow 2 / Keras 3.
+"""tfgen: generative image models (VAEs and GANs) for any images, grey or colour, on TensorFlow 2 / Keras 3.
 
     import tfgen
     run = tfgen.train("cvae", epochs=3, out="runs/try")   # or: python train.py cvae --epochs 3 --out runs/try

@@ -70,7 +70,7 @@ def standard_error(values: np.ndarray) -> float:
 
 
 def classifier_score(probs: np.ndarray) -> float:
-    """exp(E_x KL(p(y|x) || p(y))), the Inception Score computed with the MNIST classifier (1 to 10)."""
+    """exp(E_x KL(p(y|x) || p(y))), the Inception Score computed with the data's own classifier (1 to K classes)."""
     p = np.clip(np.asarray(probs, np.float64), 1e-12, 1.0)
     marginal = p.mean(axis=0)
     return float(np.exp(np.mean(np.sum(p * (np.log(p) - np.log(marginal)), axis=1))))

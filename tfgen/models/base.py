@@ -121,7 +121,7 @@ class GenerativeModel(keras.Model):
     def has(cls, capability: Capability) -> bool:
         """Whether the model has ``capability``:
 
-        - ``conditional``: it takes digit labels (``sample``, ``encode`` and the exports need them);
+        - ``conditional``: it takes class labels (``sample``, ``encode`` and the exports need them);
         - ``encoder``: ``encode``, ``latent_mean``, ``decode_latent``, ``reconstruct``, ``encode_outputs``;
         - ``likelihood``: a Gaussian posterior from ``encode`` and ``decoder_logits`` (an ELBO);
         - ``points``: it generates 2-D points, not images.

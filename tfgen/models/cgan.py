@@ -84,7 +84,7 @@ class CGAN(AdversarialModel):
         return (self.generate_images(z, labels) + 1.0) / 2.0
 
     def fake_batch(self, n, training: bool = False):
-        """Fakes for digits drawn uniformly, as the reference draws the labels of its fakes."""
+        """Fakes for classes drawn uniformly, as the reference draws the labels of its fakes."""
         labels = self.random_labels(n)
         return self.generate_images(self.noise(n), labels, training=training), labels
 
