@@ -66,7 +66,8 @@ def part_overhead(model: str, data_dir: str | None, epochs: int, out: Path) -> d
     import tensorflow as tf
 
     from tfgen import callbacks as cb
-    from tfgen import data, rundir
+    from tfgen import rundir
+    from tfgen.data.prepare import pipelines, prepare
 
     measured = range(2, epochs)  # 1-based epochs whose full length is known (next epoch's begin)
     spent: dict[str, float] = {}
@@ -103,8 +104,8 @@ def part_overhead(model: str, data_dir: str | None, epochs: int, out: Path) -> d
     epoch_s = sum(phases.begins[e] - phases.begins[e - 1] for e in measured) / n
     # The test pass's own compute: the same test set through a bare compiled test_step.
     trained = phases.trained
-    ds = data.load(config.dataset, data_dir)
-    test = data.pipeline(ds.x_test, ds.y_test, config.batch_size, trained.input_range, shuffle=False)
+    _, ds = prepare(config)
+    _, test = pipelines(config, ds, trained.input_range)
     step = tf.function(trained.test_step)
 
     def test_pass():

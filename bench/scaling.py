@@ -49,17 +49,16 @@ def measure(model_name: str, replicas: int, data_dir: str | None, steps: int, re
     from throughput import fit_rate
 
     from tfgen import config as config_lib
-    from tfgen import data
+    from tfgen.data.prepare import pipelines, prepare
 
-    config = config_lib.resolve(model_name, {"out": "unused"})
+    config, ds = prepare(config_lib.resolve(model_name, {"out": "unused", "data_dir": data_dir}))
     if not multi_worker:
         strategy = tf.distribute.MirroredStrategy(devices) if replicas > 1 else tf.distribute.get_strategy()
     keras.utils.set_random_seed(0)
     with strategy.scope():
         model = config.make_model()
         model.compile(jit_compile=False, steps_per_execution=1)  # as train.py compiles for several replicas
-    ds = data.load(config.dataset, data_dir)
-    pipeline = data.pipeline(ds.x_train, ds.y_train, config.batch_size, model.input_range, shuffle=True, seed=0)
+    pipeline, _ = pipelines(config, ds, model.input_range)
     return {"replicas": replicas, "devices": devices, "batch": config.batch_size,
             "rate": fit_rate(model, pipeline, steps, repeats)}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfgen.data.convert import in_range
+from tfgen.data.convert import in_range, in_range_chunked
 from tfgen.data.dataset import ImageFiles
 
 # A split held in memory is converted to float32 once when that copy is at most this large, as MNIST's 188 MB
@@ -54,7 +54,7 @@ def pipeline(images: np.ndarray | ImageFiles, labels: np.ndarray, batch_size: in
             batch.set_shape((None, *images.shape[1:]))
             return in_range(batch, input_range)
     elif input_range == "points" or images.size * 4 <= FLOAT_COPY_MB * 2**20:
-        x = in_range(images, input_range)
+        x = in_range_chunked(images, input_range)
         read = lambda i: tf.gather(x, i)  # noqa: E731
     else:
         x = tf.constant(images)

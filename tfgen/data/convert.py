@@ -39,7 +39,17 @@ def unit_in_range(x, input_range: str):
 
 def to_float(images, input_range: str) -> np.ndarray:
     """uint8 images (N, H, W, C) (an array or ``ImageFiles``) -> float32 array in ``input_range`` (:func:`in_range`)."""
-    return in_range(np.asarray(images), input_range).numpy()
+    return in_range_chunked(np.asarray(images), input_range).numpy()
+
+
+def in_range_chunked(images: np.ndarray, input_range: str, chunk: int = 4096):
+    """:func:`in_range` of a whole split, ``chunk`` images at a time, so its intermediate tensors stay small: the
+    conversion of MNIST's training split peaks at twice its 188 MB float32 result rather than three or four times."""
+    import tensorflow as tf
+
+    if len(images) <= chunk:
+        return in_range(images, input_range)
+    return tf.concat([in_range(images[i:i + chunk], input_range) for i in range(0, len(images), chunk)], axis=0)
 
 
 def from_unit(x: np.ndarray, input_range: str) -> np.ndarray:
