@@ -224,6 +224,7 @@ def test_a_full_disk_stops_with_one_line_naming_the_file_and_the_resume_command(
         write_png(path, image)
 
     monkeypatch.setattr(images, "write_png", full_at_epoch_2)
+    monkeypatch.setattr("sys.argv", [str(REPO / "train.py")])  # as python train.py, which the hint names
     args = ["cvae", "--epochs", "3", "--data-dir", str(data_dir), "--out", str(out), *TINY]
     assert cli(args) == 1
     err = capsys.readouterr().err
