@@ -166,17 +166,17 @@ class Run:
         """
         from tfgen.evaluation import sample_inputs
 
-        z, default = sample_inputs(self.model, n, seed)
+        z, _ = sample_inputs(self.model, n, seed)
         if labels is not None and not self.model.has("conditional"):
             raise ConfigError(f"model {self.settings.model!r} takes no labels")
-        return self.generate(z, default if labels is None else np.asarray(labels).reshape(n))
+        return self.generate(z, None if labels is None else np.asarray(labels).reshape(n))
 
     def generate(self, z, labels=None) -> np.ndarray:
         """The model's samples for codes ``z`` (N, latent_dim), as the exported ``generate``; a conditional model
         takes a class per code, by default each class in turn."""
         z = np.asarray(z, np.float32)
         if self.model.has("conditional") and labels is None:
-            labels = np.arange(len(z)) % self.model.num_classes
+            labels = latent.each_class(len(z), self.model.num_classes)
         return latent.in_batches(self.model.sample, z, self._labels(labels))
 
     def encode(self, images, labels=None) -> np.ndarray:

@@ -32,7 +32,7 @@ import numpy as np
 from tfgen import classifier as classifier_lib
 from tfgen import data as data_lib
 from tfgen.errors import warn
-from tfgen.latent import in_batches
+from tfgen.latent import each_class, in_batches
 from tfgen import metrics, quality
 
 FEATURES = ("classifier", "inception")
@@ -41,7 +41,7 @@ FEATURES = ("classifier", "inception")
 def sample_inputs(model, n: int, seed) -> tuple[np.ndarray, np.ndarray | None]:
     """``n`` codes z ~ N(0, I) drawn from ``seed``, and for conditional models each class equally often."""
     z = np.random.default_rng(seed).standard_normal((n, model.latent_dim)).astype(np.float32)
-    labels = (np.arange(n) % model.num_classes).astype(np.int32) if model.has("conditional") else None
+    labels = each_class(n, model.num_classes) if model.has("conditional") else None
     return z, labels
 
 

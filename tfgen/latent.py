@@ -23,6 +23,11 @@ def in_batches(fn: Callable, *arrays, batch_size: int = BATCH) -> np.ndarray:
     return np.concatenate([np.asarray(fn(*(a[i:i + batch_size] for a in given))) for i in range(0, n, batch_size)])
 
 
+def each_class(n: int, num_classes: int) -> np.ndarray:
+    """``n`` labels naming each of ``num_classes`` classes in turn (int32): a conditional model's default draw."""
+    return (np.arange(n) % num_classes).astype(np.int32)
+
+
 def interpolation(a: np.ndarray, b: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """``steps`` evenly spaced points from ``a`` to ``b`` (both ends included), and their weights t (steps, 1)."""
     t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
