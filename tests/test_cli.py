@@ -4,6 +4,7 @@ import json
 import os
 import shlex
 import signal
+import re
 import subprocess
 
 import pytest
@@ -173,6 +174,30 @@ def test_options_take_their_types_and_old_string_values_still_load():
         config.resolve("ae", {"options": {"momentum": True}})
 
 
+@pytest.mark.parametrize("name, good, typed, bad, message", [
+    ("epochs", 3.0, 3, 2.5, "--epochs must be of type int; got 2.5"),
+    ("epochs", "3", 3, True, "--epochs must be of type int; got True"),
+    ("jit_compile", "false", False, "maybe", "--jit-compile must be of type bool; got 'maybe'"),
+    ("precision", "float32", "float32", "float64", "unknown --precision 'float64'; choose one of: float32"),
+    ("hidden", 64.0, 64, True, "--option hidden=True is not allowed; it takes an integer at least 1"),
+    ("pack", "2", 2, 2.5, "--option pack=2.5 is not allowed; choose one of: 1, 2, 4"),
+    ("beta_1", "0.5", 0.5, "inf", "--option beta_1='inf' is not allowed; it takes a finite number from 0 to 0.9999"),
+])
+def test_settings_and_options_are_typed_and_checked_one_way(name, good, typed, bad, message):
+    """One validator (tfgen.values.Value): a string is parsed, a whole float is an integer, a bool is never a
+    number, choices and bounds hold."""
+    from tfgen import config
+
+    def given(value):
+        return {name: value} if name in config.RunConfig.__dataclass_fields__ else {"options": {name: value}}
+
+    cfg = config.resolve("gan", given(good))
+    value = getattr(cfg, name) if name in config.RunConfig.__dataclass_fields__ else cfg.options[name]
+    assert value == typed and type(value) is type(typed)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        config.resolve("gan", given(bad))
+
+
 @pytest.mark.slow  # trains four times
 def test_options_are_recorded_with_their_defaults_and_fixed_on_resume(tmp_path, data_dir, capsys):
     import tfgen
@@ -316,7 +341,7 @@ def test_an_out_that_is_not_utf8_is_refused_and_not_created(tmp_path, data_dir, 
 def test_a_bad_value_in_config_json_is_named_as_the_files(tmp_path, data_dir, capsys):
     out = make_run(tmp_path / "run", "cvae", latent_dim=4, data_dir=str(data_dir))
     doc = json.loads((out / "config.json").read_text())
-    doc["config"]["epochs"] = "3"
+    doc["config"]["epochs"] = "three"
     (out / "config.json").write_text(json.dumps(doc))
     assert cli("cvae", "--out", str(out), "--resume", "--epochs", "3") == 2
     err = capsys.readouterr().err

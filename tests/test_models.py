@@ -126,10 +126,10 @@ def test_get_config_returns_every_constructor_argument_and_round_trips(name):
 def test_options_are_typed_and_checked_by_their_annotation(name):
     cls = registry.get(name)
     for option in options.of(cls).values():
-        assert option.parse(options.text(option.default)) == option.default  # as --option gives it
-        assert type(option.parse(option.default)) is type(option.default)
+        assert option.validate(options.text(option.default)) == option.default  # as --option gives it
+        assert type(option.validate(option.default)) is type(option.default)
         with pytest.raises(ValueError, match=rf"--option {option.name}='?nonsense'? is not allowed; "):
-            option.parse("nonsense")
+            option.validate("nonsense")
     with pytest.raises(ValueError, match=f"model '{name}' has no option 'nope'; its options: "):
         config.check_options(name, {"nope": "1"})
 

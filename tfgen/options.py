@@ -18,10 +18,10 @@ import typing
 from typing import Any, Literal
 
 from tfgen.errors import ConfigError
+from tfgen.values import Value
 
 # Constructor keywords that are the run's own settings (--latent-dim, --lr, --seed) or the data's shape, not options.
 SETTING_ARGUMENTS = ("latent_dim", "learning_rate", "seed", "image_shape", "num_classes")
-TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 
 class OptionError(ConfigError):
@@ -35,71 +35,49 @@ class Range:
     low: float | None = None
     high: float | None = None
 
-    def __contains__(self, value: float) -> bool:
-        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+    def __call__(self, value: float) -> str | None:
+        """The option's check: why ``value`` is not allowed (not finite, or out of bounds), or None."""
+        if not math.isfinite(value):
+            return "not finite"
+        inside = (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+        return None if inside else f"not {self}"
 
     def __str__(self) -> str:
+        if self.low is None and self.high is None:
+            return ""
         if self.high is None:
             return f"at least {self.low:g}"
         return f"at most {self.high:g}" if self.low is None else f"from {self.low:g} to {self.high:g}"
 
 
 @dataclasses.dataclass(frozen=True)
-class Option:
-    """One option: its name, type (``int``, ``float``, ``bool`` or the choices of a Literal), default and bounds."""
+class Option(Value):
+    """One option: its name, type (``int``, ``float``, ``bool``, or that of a Literal's choices), default, choices
+    and bounds."""
 
-    name: str
-    type: type | tuple
-    default: Any
-    range: Range | None = None
+    check: Range | None = None  # a number option's: finite, and within its bounds
 
     def allowed(self) -> str:
         """What the option takes, in words (for error messages)."""
-        if isinstance(self.type, tuple):
-            return "choose one of: " + ", ".join(map(str, self.type))
+        if self.choices is not None:
+            return "choose one of: " + ", ".join(map(str, self.choices))
         if self.type is bool:
             return "it takes true or false"
         kind = "an integer" if self.type is int else "a finite number"
-        return f"it takes {kind}" + (f" {self.range}" if self.range else "")
+        return f"it takes {kind}" + (f" {self.check}" if str(self.check) else "")
 
     def usage(self) -> str:
         """``NAME=VALUES (default D)`` for ``--list``."""
-        if isinstance(self.type, tuple):
-            values = "|".join(map(str, self.type))
+        if self.choices is not None:
+            values = "|".join(map(str, self.choices))
         elif self.type is bool:
             values = "true|false"
         else:
-            values = ("INT" if self.type is int else "FLOAT") + (f" ({self.range})" if self.range else "")
+            values = ("INT" if self.type is int else "FLOAT") + (f" ({self.check})" if str(self.check) else "")
         return f"{self.name}={values} (default {text(self.default)})"
 
-    def parse(self, value: Any) -> Any:
-        """``value`` (a string, or already typed) as the option's type, or OptionError naming what is allowed."""
-        parsed = self._convert(value.strip() if isinstance(value, str) else value)
-        if parsed is None:
-            raise OptionError(f"--option {self.name}={value!r} is not allowed; {self.allowed()}")
-        return parsed
-
-    def _convert(self, value: Any) -> Any:
-        if isinstance(self.type, tuple):
-            return next((c for c in self.type if (value == c and type(value) is type(c)) or
-                         (isinstance(value, str) and value == str(c))), None)
-        if self.type is bool:
-            if isinstance(value, bool):
-                return value
-            lowered = value.lower() if isinstance(value, str) else None
-            return True if lowered in TRUE else False if lowered in FALSE else None
-        if isinstance(value, bool):
-            return None
-        try:
-            number = self.type(value) if isinstance(value, str) else value
-        except ValueError:
-            return None
-        if self.type is int and not (isinstance(number, int) or (isinstance(number, float) and number.is_integer())):
-            return None
-        if not isinstance(number, (int, float)) or not math.isfinite(number):
-            return None
-        number = self.type(number)
-        return number if self.range is None or number in self.range else None
+    def refused(self, value: Any, why: str) -> OptionError:
+        return OptionError(f"--option {self.name}={value!r} is not allowed; {self.allowed()}")
 
 
 def text(value: Any) -> str:
@@ -125,16 +103,14 @@ def _option(cls: type, name: str, hint: Any, default: Any) -> Option:
     if typing.get_origin(hint) is typing.Annotated:
         hint, *extras = typing.get_args(hint)
         bounds = next((e for e in extras if isinstance(e, Range)), None)
-    if typing.get_origin(hint) is Literal:
-        kind: type | tuple = typing.get_args(hint)
-    elif hint in (int, float, bool):
-        kind = hint
-    else:
-        raise TypeError(f"{where} must be annotated int, float, bool or Literal[...]; got {hint!r}")
+    choices = typing.get_args(hint) if typing.get_origin(hint) is Literal else None
+    kind = type(choices[0]) if choices and len({type(c) for c in choices}) == 1 else hint
+    if kind not in (int, float, bool, str) or (kind is str and not choices):
+        raise TypeError(f"{where} must be annotated int, float, bool or Literal[...] of one type; got {hint!r}")
     if default is inspect.Parameter.empty:
         raise TypeError(f"{where} needs a default")
-    option = Option(name, kind, default, bounds)
-    if option.parse(default) != default:
+    option = Option(name, kind, default, choices, (bounds or Range()) if kind in (int, float) else None)
+    if option.validate(default) != default:
         raise TypeError(f"{where}: its default {default!r} is not one of its own values")
     return option
 
@@ -152,7 +128,7 @@ def parse(model: str, cls: type, values: dict[str, Any]) -> dict[str, Any]:
         if name not in known:
             names = ", ".join(known) if known else "none"
             raise OptionError(f"model {model!r} has no option {name!r}; its options: {names}")
-        parsed[name] = known[name].parse(value)
+        parsed[name] = known[name].validate(value)
     return parsed
 
 

