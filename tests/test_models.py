@@ -57,6 +57,18 @@ def test_encoders_give_a_code_per_image_and_reconstruct_in_unit_range(name):
 
 
 @pytest.mark.parametrize("name", MODELS)
+def test_a_models_value_ranges_are_of_the_one_type_on_grey_and_colour(name):
+    from tfgen.data import INPUT_RANGES
+
+    cls = registry.get(name)
+    shapes = [{}] if cls.has("points") else [{"image_shape": (28, 28, c)} for c in (1, 3)]
+    for shape in shapes:
+        model = cls(latent_dim=4, learning_rate=1e-3, **shape)
+        ranges = [model.input_range] + ([model.likelihood_range] if model.has("likelihood") else [])
+        assert set(ranges) <= set(INPUT_RANGES), ranges
+
+
+@pytest.mark.parametrize("name", MODELS)
 def test_capabilities_are_declared_from_the_known_ones(name):
     cls = registry.get(name)
     assert set(cls.capabilities) <= set(CAPABILITIES)

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-from tfgen.data import Dataset, to_float
+from tfgen.data import Dataset, InputRange, to_float
 from tfgen.data.prepare import pipelines as data_pipelines
 from tfgen.data.prepare import prepare
 from tfgen import distribute, rundir
@@ -228,7 +228,7 @@ def train(plan: Plan) -> None:
     plan.say(f"finished {config.epochs} epochs; outputs in {plan.run_dir}")
 
 
-def pipelines(plan: Plan, input_range: str, initial_epoch: int):
+def pipelines(plan: Plan, input_range: InputRange, initial_epoch: int):
     """The training and test pipelines, and the callback that numbers the training pipeline's epochs.
 
     Each epoch's order comes from the seed and the epoch's number, set as the

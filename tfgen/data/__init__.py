@@ -15,11 +15,11 @@ Every loader returns uint8 images (N, H, W, C), C 1 or 3, and int64 labels
 """
 
 from tfgen.data.batches import pipeline, too_small_for_replicas
-from tfgen.data.convert import INPUT_RANGES, from_unit, to_float
+from tfgen.data.convert import INPUT_RANGES, InputRange, from_unit, to_float
 from tfgen.data.dataset import TEST_FRACTION, DataError, Dataset, ImageFiles
 from tfgen.data.points import POINT_DATASETS, make_points
 from tfgen.data.sources import DATASETS, IMAGE_DATASETS, is_path, load
 
-__all__ = ["DATASETS", "DataError", "Dataset", "IMAGE_DATASETS", "INPUT_RANGES", "ImageFiles", "POINT_DATASETS",
-           "TEST_FRACTION", "from_unit", "is_path", "load", "make_points", "pipeline", "to_float",
+__all__ = ["DATASETS", "DataError", "Dataset", "IMAGE_DATASETS", "INPUT_RANGES", "ImageFiles", "InputRange",
+           "POINT_DATASETS", "TEST_FRACTION", "from_unit", "is_path", "load", "make_points", "pipeline", "to_float",
            "too_small_for_replicas"]

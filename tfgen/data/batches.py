@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfgen.data.convert import in_range, in_range_chunked
+from tfgen.data.convert import InputRange, in_range, in_range_chunked
 from tfgen.data.dataset import ImageFiles
 
 # A split held in memory is converted to float32 once when that copy is at most this large, as MNIST's 188 MB
@@ -20,7 +20,7 @@ def too_small_for_replicas(num_examples: int, batch_size: int, replicas: int) ->
     return remainder if remainder < replicas else 0
 
 
-def pipeline(images: np.ndarray | ImageFiles, labels: np.ndarray, batch_size: int, input_range: str,
+def pipeline(images: np.ndarray | ImageFiles, labels: np.ndarray, batch_size: int, input_range: InputRange,
              shuffle: bool, seed: int | None = None, replicas: int = 1, epoch=None):
     """A tf.data pipeline of (images, labels) batches.
 

@@ -9,12 +9,16 @@ converted in a pipeline hold the same values, bit for bit.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import numpy as np
 
-INPUT_RANGES = ("binarized", "unit", "tanh", "points")
+# The one type of a value range, a model's (``input_range``, ``likelihood_range``) and the converters' alike.
+InputRange = Literal["binarized", "unit", "tanh", "points"]
+INPUT_RANGES: tuple[InputRange, ...] = get_args(InputRange)
 
 
-def in_range(images, input_range: str):
+def in_range(images, input_range: InputRange):
     """uint8 images (a tensor or array, any shape) -> float32 tensor in ``input_range``; ``points`` as float32."""
     import tensorflow as tf
 
@@ -23,7 +27,7 @@ def in_range(images, input_range: str):
     return unit_in_range(tf.cast(images, tf.float32) / 255.0, input_range)
 
 
-def unit_in_range(x, input_range: str):
+def unit_in_range(x, input_range: InputRange):
     """float32 images in [0, 1] (a tensor or array) -> float32 tensor in ``input_range``."""
     import tensorflow as tf
 
@@ -37,12 +41,12 @@ def unit_in_range(x, input_range: str):
     return x
 
 
-def to_float(images, input_range: str) -> np.ndarray:
+def to_float(images, input_range: InputRange) -> np.ndarray:
     """uint8 images (N, H, W, C) (an array or ``ImageFiles``) -> float32 array in ``input_range`` (:func:`in_range`)."""
     return in_range_chunked(np.asarray(images), input_range).numpy()
 
 
-def in_range_chunked(images: np.ndarray, input_range: str, chunk: int = 4096):
+def in_range_chunked(images: np.ndarray, input_range: InputRange, chunk: int = 4096):
     """:func:`in_range` of a whole split, ``chunk`` images at a time, so its intermediate tensors stay small: the
     conversion of MNIST's training split peaks at twice its 188 MB float32 result rather than three or four times."""
     import tensorflow as tf
@@ -52,6 +56,6 @@ def in_range_chunked(images: np.ndarray, input_range: str, chunk: int = 4096):
     return tf.concat([in_range(images[i:i + chunk], input_range) for i in range(0, len(images), chunk)], axis=0)
 
 
-def from_unit(x: np.ndarray, input_range: str) -> np.ndarray:
+def from_unit(x: np.ndarray, input_range: InputRange) -> np.ndarray:
     """float32 images in [0, 1] -> a float32 array in ``input_range`` (:func:`unit_in_range`)."""
     return unit_in_range(x, input_range).numpy()

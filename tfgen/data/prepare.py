@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from tfgen.config import RunConfig
 from tfgen.data.batches import pipeline, too_small_for_replicas
+from tfgen.data.convert import InputRange
 from tfgen.data.dataset import Dataset
 from tfgen.data.sources import load
 from tfgen.errors import warn
@@ -40,7 +41,7 @@ def prepare(config: RunConfig, dataset: Dataset | None = None) -> tuple[RunConfi
     return config, dataset
 
 
-def pipelines(config: RunConfig, dataset: Dataset, input_range: str, replicas: int = 1, epoch=None):
+def pipelines(config: RunConfig, dataset: Dataset, input_range: InputRange, replicas: int = 1, epoch=None):
     """The training and test pipelines of a run, batched as ``config`` says, the training one in its seeded order.
 
     ``epoch``: the CPU variable the training pipeline's order is drawn from (see ``tfgen.data.pipeline``).

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen import images, options
+from tfgen.data.convert import InputRange
 from tfgen.distribute import in_multi_worker_mode
 from tfgen.errors import ConfigError
 from tfgen.losses import minimax_discriminator_loss, non_saturating_generator_loss
@@ -78,7 +79,8 @@ class GenerativeModel(keras.Model):
         capabilities: what the model can do beyond sampling (see :meth:`has`).
         loss_names: the scalars the losses return, in display order.
         train_defaults: the model's default ``epochs`` and ``batch_size`` (and ``dataset``).
-        input_range: value range of the training data (see ``tfgen.data.to_float``).
+        input_range: the value range the model takes images in (``tfgen.data.InputRange``); an encoder-decoder's
+            likelihood is scored in its ``likelihood_range``, of the same type.
         grid_shape: rows and columns of the per-epoch sample grid.
         counterpart: the model this one is judged against (``explore compare``'s default), if any.
         default_steps_per_execution: training steps per call into the compiled
@@ -98,7 +100,7 @@ class GenerativeModel(keras.Model):
     capabilities: ClassVar[frozenset[str]] = frozenset()
     loss_names: ClassVar[tuple[str, ...]] = ("loss",)
     train_defaults: ClassVar[dict[str, Any]] = {"epochs": 10, "batch_size": 64}
-    input_range: ClassVar[str] = "unit"
+    input_range: ClassVar[InputRange] = "unit"
     grid_shape: ClassVar[tuple[int, int]] = (4, 4)
     counterpart: ClassVar[str | None] = None
     default_steps_per_execution: ClassVar[int] = 1
@@ -435,7 +437,7 @@ class EncoderDecoder(GenerativeModel):
         self.likelihood = likelihood
 
     @property
-    def likelihood_range(self) -> str:
+    def likelihood_range(self) -> InputRange:
         """The pixels p(x | z) is a likelihood of (``tfgen.data.to_float``): ``binarized``, or ``unit`` as they are.
 
         ``auto`` (the ``likelihood`` option's default) is binarized for grey images, as they are for colour.

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import keras
 import tensorflow as tf
 
+from tfgen.data.convert import InputRange
 from tfgen.losses import bernoulli_log_likelihood, log_normal_pdf
 from tfgen.models.base import EncoderDecoder, Likelihood
 from tfgen.options import Range
@@ -82,7 +83,7 @@ class CVAE(EncoderDecoder):
         self.built = True  # both networks are built from their Input shapes
 
     @property
-    def input_range(self) -> str:
+    def input_range(self) -> InputRange:
         """The tutorial's binarized pixels, or the pixels as they are: whatever the likelihood is of."""
         return self.likelihood_range
 
