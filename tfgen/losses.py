@@ -31,6 +31,18 @@ def bernoulli_log_likelihood(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     return -tf.reduce_sum(cross_ent, axis=tf.range(1, tf.rank(x)))
 
 
+def elbo_terms(x: tf.Tensor, logits: tf.Tensor, z: tf.Tensor, mean: tf.Tensor,
+               logvar: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The terms of the one-sample Monte Carlo ELBO for a code ``z`` drawn from q(z | x) = N(mean, exp(logvar)).
+
+    One value each per example: log p(x | z) (Bernoulli pixels from the
+    decoder's ``logits`` for ``z``), log p(z) (standard normal) and log q(z | x).
+    Their sum log p(x | z) + log p(z) - log q(z | x) is the ELBO's estimate, and
+    with K codes per image, each code's log importance weight (the IWAE bound's).
+    """
+    return bernoulli_log_likelihood(x, logits), log_normal_pdf(z, 0.0, 0.0), log_normal_pdf(z, mean, logvar)
+
+
 def squared_error(x: tf.Tensor, x_hat: tf.Tensor) -> tf.Tensor:
     """Squared error between images, summed over every non-batch axis (the pixels), one value per example.
 

@@ -12,7 +12,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from tfgen.losses import bernoulli_log_likelihood, log_normal_pdf
+from tfgen.latent import in_batches
+from tfgen.losses import elbo_terms
 
 # ----- classifier-based scores -----
 
@@ -107,15 +108,11 @@ def log_importance_weights(model, x: tf.Tensor, labels: tf.Tensor | None, k: int
     mean, logvar = model.encode(x, *label_args)
     n, d = tf.shape(mean)[0], tf.shape(mean)[1]
     eps = rng.normal(tf.stack([n, k, d]))
-    z = mean[:, None, :] + eps * tf.exp(0.5 * logvar)[:, None, :]  # (N, K, D)
-    z_flat = tf.reshape(z, (-1, d))
+    z = tf.reshape(mean[:, None, :] + eps * tf.exp(0.5 * logvar)[:, None, :], (-1, d))  # (N * K, D): image by image
     repeated = (tf.repeat(labels, k),) if model.has("conditional") else ()
-    logits = model.decoder_logits(z_flat, *repeated)
-    x_rep = tf.repeat(x, k, axis=0)
-    log_px_z = tf.reshape(bernoulli_log_likelihood(x_rep, logits), (n, k))
-    log_pz = tf.reshape(log_normal_pdf(z_flat, 0.0, 0.0), (n, k))
-    log_qz_x = log_normal_pdf(z, mean[:, None, :], logvar[:, None, :], raxis=2)
-    return log_px_z + log_pz - log_qz_x
+    each = lambda t: tf.repeat(t, k, axis=0)  # noqa: E731
+    log_px_z, log_pz, log_qz_x = elbo_terms(each(x), model.decoder_logits(z, *repeated), z, each(mean), each(logvar))
+    return tf.reshape(log_px_z + log_pz - log_qz_x, (n, k))
 
 
 def likelihood(model, x: np.ndarray, labels: np.ndarray | None, k: int, batch_size: int = 100,
@@ -123,24 +120,20 @@ def likelihood(model, x: np.ndarray, labels: np.ndarray | None, k: int, batch_si
     """One-sample ELBO and the importance-weighted bound log p(x) >= IWAE_K, in nats per image.
 
     Each image gets K samples, drawn in chunks so that at most ``max_decodes``
-    images are decoded at once (memory stays bounded for any K); the chunks'
-    log-sum-exps are combined exactly. The ELBO uses each image's first sample.
+    images are decoded at once (memory stays bounded for any K); an image's K
+    weights are joined before their log-sum-exp. The ELBO uses each image's
+    first sample.
     Returns the means over images and their standard errors.
     """
     rng = tf.random.Generator.from_seed(seed)
     chunk = max(1, min(k, max_decodes // batch_size))
-    elbo, iwae = [], []
-    for start in range(0, len(x), batch_size):
-        xb = tf.constant(x[start:start + batch_size])
-        lb = None if labels is None else tf.constant(labels[start:start + batch_size], tf.int32)
-        total = None
-        for done in range(0, k, chunk):
-            w = log_importance_weights(model, xb, lb, min(chunk, k - done), rng)
-            if done == 0:
-                elbo.append(w[:, 0].numpy())
-            part = tf.reduce_logsumexp(w, axis=1).numpy()
-            total = part if total is None else np.logaddexp(total, part)
-        iwae.append(total - math.log(k))
-    elbo, iwae = np.concatenate(elbo), np.concatenate(iwae)
+
+    def bounds(xb: np.ndarray, lb: np.ndarray | None = None) -> np.ndarray:  # (n, 2): each image's ELBO and IWAE_K
+        lb = None if lb is None else tf.constant(lb, tf.int32)
+        w = tf.concat([log_importance_weights(model, tf.constant(xb), lb, min(chunk, k - done), rng)
+                       for done in range(0, k, chunk)], axis=1)  # (n, K), decoded at most chunk * n at a time
+        return tf.stack([w[:, 0], tf.reduce_logsumexp(w, axis=1) - math.log(k)], axis=1).numpy()
+
+    elbo, iwae = in_batches(bounds, x, labels, batch_size=batch_size).T
     return {"elbo": float(elbo.mean()), "elbo_se": standard_error(elbo),
             "iwae": float(iwae.mean()), "iwae_se": standard_error(iwae), "k": k}

@@ -21,7 +21,7 @@ import keras
 import tensorflow as tf
 
 from tfgen.data.convert import InputRange
-from tfgen.losses import bernoulli_log_likelihood, log_normal_pdf
+from tfgen.losses import elbo_terms
 from tfgen.models.base import EncoderDecoder, Likelihood
 from tfgen.options import Range
 from tfgen.precision import float32_output
@@ -107,9 +107,7 @@ class CVAE(EncoderDecoder):
         x = batch[0]
         mean, logvar = self.encode(x)
         z = self.reparameterize(mean, logvar)
-        logpx_z = bernoulli_log_likelihood(x, self.decode(z))
-        logpz = log_normal_pdf(z, 0.0, 0.0)
-        logqz_x = log_normal_pdf(z, mean, logvar)
+        logpx_z, logpz, logqz_x = elbo_terms(x, self.decode(z), z, mean, logvar)
         elbo = tf.reduce_mean(logpx_z + logpz - logqz_x)
         return {
             "loss": -elbo,
