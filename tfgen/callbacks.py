@@ -183,13 +183,14 @@ class MetricsCSV:
 class EpochOutputs(keras.callbacks.Callback):
     """Writes each finished epoch's artefacts into ``out``, in this order, and the run's final outputs.
 
-    1. scores (``scorers``), added to the epoch's logs (so the progress bar and
-       TensorBoard show them too);
+    1. scores (``scorers``), added to the epoch's logs (so the progress bar
+       shows them too);
     2. the finiteness check: a NaN or infinite value raises
        :class:`~tfgen.errors.NonFiniteLossError` before anything of the epoch
        is written, so the last good checkpoint stays the newest;
-    3. the ``metrics.csv`` row;
-    4. the sample grid ``images/epoch_NNNN.png`` (and its TensorBoard image);
+    3. the ``metrics.csv`` row (and, with ``tensorboard``, the same values as TensorBoard
+       scalars ``epoch_NAME`` under ``tensorboard/train`` and ``tensorboard/validation``);
+    4. the sample grid ``images/epoch_NNNN.png`` (and its TensorBoard image under ``tensorboard/samples``);
     5. the checkpoint: a checkpoint N means everything above of epoch N is on disk.
 
     A fresh run also writes the untrained model's grid as epoch 0. At the end
@@ -208,8 +209,8 @@ class EpochOutputs(keras.callbacks.Callback):
                    *periodic]
         self.csv = MetricsCSV(out, columns)
         self.layout = rundir.RunDir(out)
-        self.image_writer = tf.summary.create_file_writer(str(self.layout.tensorboard / "samples")) \
-            if tensorboard else None
+        self.writers = {part: tf.summary.create_file_writer(str(self.layout.tensorboard / part))
+                        for part in ("train", "validation", "samples")} if tensorboard else None
 
     def on_train_begin(self, logs=None) -> None:
         if self.initial_epoch == 0:
@@ -239,16 +240,23 @@ class EpochOutputs(keras.callbacks.Callback):
         row["seconds"] = round(now - self.epoch_start, 3)
         row["images_per_s"] = round(self.num_train / ((self.train_end or now) - self.epoch_start), 1)
         self.csv.append(row)
+        if self.writers is not None:  # Keras's TensorBoard layout: step = the epoch counted from 0
+            for name, value in logs.items():
+                part, tag = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
+                with self.writers[part].as_default():
+                    tf.summary.scalar(f"epoch_{tag}", float(value), step=epoch - 1)
+            self.writers["train"].flush()
+            self.writers["validation"].flush()
         self.write_picture(epoch)
         self.checkpoints.save(epoch)
 
     def write_picture(self, epoch: int) -> None:
         picture = self.picture(self.model, epoch)
         images.write_png(self.layout.grid(epoch), picture)
-        if self.image_writer is not None:
-            with self.image_writer.as_default():
+        if self.writers is not None:
+            with self.writers["samples"].as_default():
                 tf.summary.image("samples", (picture[..., None] if picture.ndim == 2 else picture)[None], step=epoch)
-            self.image_writer.flush()
+            self.writers["samples"].flush()
 
     def on_train_end(self, logs=None) -> None:
         gif = self.layout.gif

@@ -211,14 +211,12 @@ def train(plan: Plan) -> None:
     if repairs:
         warn(f"repaired {plan.run_dir} to agree with its checkpoint of epoch {initial_epoch}: "
                       + "; ".join(repairs))
-    tensorboard = [keras.callbacks.TensorBoard(str(rundir.RunDir(plan.out).tensorboard), write_graph=False)] \
-        if config.tensorboard else []
     stop = cb.StopOnSignal()
     try:
         with cb.stop_on_signals(stop):
             # The pipeline shuffles itself (seeded); shuffle=False only silences Keras.
             model.fit(train_data, validation_data=test_data, epochs=config.epochs, initial_epoch=initial_epoch,
-                      callbacks=[stop, number_epochs, *plan.callbacks, outputs, *tensorboard], shuffle=False,
+                      callbacks=[stop, number_epochs, *plan.callbacks, outputs], shuffle=False,
                       verbose=plan.verbose)
     except (TrainingStopped, NonFiniteLossError) as e:  # raised by the callbacks, which do not know the run
         e.checkpoint = rundir.Checkpoints.latest(rundir.RunDir(plan.run_dir).checkpoints)
