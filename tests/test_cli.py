@@ -324,8 +324,7 @@ def test_a_batch_larger_than_the_training_set_is_said(tmp_path, data_dir, capsys
 
     cfg = config.resolve("cvae", {"epochs": 1, "batch_size": 1000, "data_dir": str(data_dir),
                                        "out": str(tmp_path / "run")})
-    plan = training.make_plan(cfg, distribute.make_strategy("auto"), None, resume=False, overwrite=False, dataset=None,
-                              callbacks=(), verbose=0)
+    plan = training.make_plan(cfg, distribute.make_strategy("auto"), None, resume=False, overwrite=False)
     plan.lock.release()
     assert "--batch-size 1000 is more than the 256 training images: each epoch is one batch of 256" in \
         capsys.readouterr().err

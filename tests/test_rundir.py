@@ -81,8 +81,8 @@ def test_a_run_killed_before_its_config_was_written_can_be_overwritten(tmp_path,
         assert cli(["cvae", "--data-dir", str(data_dir), "--out", str(out), *flags]) == 2
         assert message in capsys.readouterr().err
     config = tfgen.config.resolve("cvae", tiny(data_dir, out, verbose=None))
-    plan = training.make_plan(config, distribute.make_strategy("auto"), None, resume=False, overwrite=True,
-                              dataset=None, callbacks=(), verbose=0)  # what --overwrite does before training
+    plan = training.make_plan(config, distribute.make_strategy("auto"), None, resume=False,
+                              overwrite=True)  # what --overwrite does before training
     plan.lock.release()
     assert sorted(p.name for p in out.rglob("*")) == [".lock", "config.json", "images"]
 

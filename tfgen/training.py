@@ -41,8 +41,6 @@ class Plan:
         out: where this process writes everything: ``run_dir``, or a scratch
             directory for the workers of a cluster other than its chief.
         resuming: continue from the newest checkpoint in ``run_dir``.
-        callbacks: Keras callbacks run each epoch before tfgen's own.
-        verbose: Keras's progress output (0 quiet, 1 bar, 2 a line per epoch).
         lock: the run directory's lock, held by the process that writes it.
     """
 
@@ -53,14 +51,7 @@ class Plan:
     run_dir: Path
     out: Path
     resuming: bool
-    callbacks: Sequence = ()
-    verbose: int = 2
     lock: rundir.RunLock | None = None
-
-    def say(self, message: str) -> None:
-        """Progress for the user (stdout), unless quiet."""
-        if self.verbose:
-            print(message, flush=True)
 
 
 def run(config: RunConfig, resume: bool = False, overwrite: bool = False, dataset: Dataset | None = None,
@@ -92,9 +83,9 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False, datase
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     try:
-        plan = make_plan(config, strategy, task, resume, overwrite, dataset, callbacks, verbose)
+        plan = make_plan(config, strategy, task, resume, overwrite, dataset)
         try:
-            train(plan)
+            train(plan, callbacks, verbose)
         finally:
             if plan.out != plan.run_dir:
                 shutil.rmtree(plan.out, ignore_errors=True)
@@ -116,66 +107,88 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False, datase
 
 
 def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume: bool, overwrite: bool,
-              dataset: Dataset | None, callbacks: Sequence, verbose: int) -> Plan:
-    """Checks the run directory, the epochs and the data, then creates the directory this process writes.
+              dataset: Dataset | None = None) -> Plan:
+    """Checks the run directory, the epochs and the data (``dataset``: instead of loading ``config.dataset``), then
+    creates the directory this process writes.
 
     Raises:
         tfgen.errors.BadInputError: anything that refuses the run, before anything is written.
     """
-    run_dir = config.run_dir
-    chief = task is None or task.is_chief
-    lock = None
-    if chief:  # the process that writes the run locks it before writing anything, until training ends
-        try:
-            rundir.check_for_training(run_dir, resume, overwrite)  # refuses before the lock creates a file
-        except rundir.RunDirError:  # a folder another process is writing right now is "in use", however it looks
-            rundir.RunLock.check_free(run_dir)
-            raise
-        lock = rundir.RunLock(run_dir).acquire()
+    lock, resuming = claim(config.run_dir, task, resume, overwrite)
     try:
-        if chief:  # again under the lock: another process may have changed the folder in between
-            resuming = rundir.check_for_training(run_dir, resume, overwrite)
-        else:  # the chief decides about --out; this worker only reads the chief's checkpoints when resuming
-            resuming = resume
-            if resume and not rundir.RunDir(run_dir).config.is_file():
-                raise rundir.RunDirError(f"worker {task.index} cannot resume: --out {run_dir} holds no run here; "
-                                         "resuming a multi-worker run needs --out on storage that every worker can "
-                                         "read")
-        finished = rundir.Checkpoints.finished_epochs(rundir.RunDir(run_dir).checkpoints) if resuming else 0
+        finished = rundir.Checkpoints.finished_epochs(rundir.RunDir(config.run_dir).checkpoints) if resuming else 0
         if finished > config.epochs:
             raise ConfigError(f"--epochs {config.epochs} is fewer than the {finished} epochs this run has already "
                               "finished")
         if resuming:  # what cannot be repaired is refused now, before anything is written
-            rundir.reconcile(run_dir, finished, repair=False)
+            rundir.reconcile(config.run_dir, finished, repair=False)
         config, dataset = prepare(config, dataset)
-
-        if chief:
-            out = run_dir
-            if overwrite:
-                rundir.clear(run_dir)
-        else:
-            out = Path(tempfile.mkdtemp(prefix=f"tfgen-{task.type}{task.index}-"))
-            if resuming:  # what a resumed run reads back: every epoch's grid (the GIF) and metrics row
-                shutil.copytree(rundir.RunDir(run_dir).images, rundir.RunDir(out).images)
-                if rundir.RunDir(run_dir).metrics.is_file():
-                    shutil.copy2(rundir.RunDir(run_dir).metrics, rundir.RunDir(out).metrics)
-        rundir.create(out)
+        out = workspace(config.run_dir, task, resuming, overwrite)
         rundir.write_config(out, config_doc(config, dataset))
-        return Plan(config, dataset, strategy, task, run_dir, out, resuming, callbacks, verbose, lock)
+        return Plan(config, dataset, strategy, task, config.run_dir, out, resuming, lock)
     except BaseException:
         if lock:
             lock.release(refused=True)
         raise
 
 
-def train(plan: Plan) -> None:
-    """Trains ``plan.config.model`` from its first unfinished epoch; every output goes to ``plan.out``."""
+def claim(run_dir: Path, task: distribute.Task | None, resume: bool,
+          overwrite: bool) -> tuple[rundir.RunLock | None, bool]:
+    """The run directory's lock (held by the process that writes it: the chief, None on other workers) and whether
+    the run resumes.
+
+    Raises:
+        tfgen.errors.RunDirError: ``run_dir`` cannot be trained into as asked, or is in use.
+    """
+    if task is not None and not task.is_chief:  # the chief decides about --out; a worker only reads its checkpoints
+        if resume and not rundir.RunDir(run_dir).config.is_file():
+            raise rundir.RunDirError(f"worker {task.index} cannot resume: --out {run_dir} holds no run here; "
+                                     "resuming a multi-worker run needs --out on storage that every worker can read")
+        return None, resume
+    try:
+        rundir.check_for_training(run_dir, resume, overwrite)  # refuses before the lock creates a file
+    except rundir.RunDirError:  # a folder another process is writing right now is "in use", however it looks
+        rundir.RunLock.check_free(run_dir)
+        raise
+    lock = rundir.RunLock(run_dir).acquire()
+    try:  # again under the lock: another process may have changed the folder in between
+        return lock, rundir.check_for_training(run_dir, resume, overwrite)
+    except BaseException:
+        lock.release(refused=True)
+        raise
+
+
+def workspace(run_dir: Path, task: distribute.Task | None, resuming: bool, overwrite: bool) -> Path:
+    """The directory this process writes, created: ``run_dir`` (cleared first on ``overwrite``) for the chief, a
+    scratch copy of what a resumed run reads back (every epoch's grid, for the GIF, and metrics row) for another
+    worker of a cluster."""
+    if task is None or task.is_chief:
+        out = run_dir
+        if overwrite:
+            rundir.clear(run_dir)
+    else:
+        out = Path(tempfile.mkdtemp(prefix=f"tfgen-{task.type}{task.index}-"))
+        if resuming:
+            shutil.copytree(rundir.RunDir(run_dir).images, rundir.RunDir(out).images)
+            if rundir.RunDir(run_dir).metrics.is_file():
+                shutil.copy2(rundir.RunDir(run_dir).metrics, rundir.RunDir(out).metrics)
+    rundir.create(out)
+    return out
+
+
+def train(plan: Plan, callbacks: Sequence = (), verbose: int = 2) -> None:
+    """Trains ``plan.config.model`` from its first unfinished epoch; every output goes to ``plan.out``.
+
+    ``callbacks`` run each epoch before tfgen's own; ``verbose`` is Keras's progress output (0 quiet, 1 bar, 2 a
+    line per epoch), and tfgen's progress lines are printed unless it is 0.
+    """
     import keras
 
     from tfgen import callbacks as cb
     from tfgen import precision
 
     config, strategy, dataset = plan.config, plan.strategy, plan.dataset
+    say = (lambda message: print(message, flush=True)) if verbose else (lambda message: None)
     replicas = strategy.num_replicas_in_sync
     keras.utils.set_random_seed(config.seed)
     warning = precision.hardware_warning(config.precision)
@@ -187,7 +200,7 @@ def train(plan: Plan) -> None:
             # Keras 3.15 under tf.distribute fails with steps_per_execution > 1 or XLA: one step a call, no XLA.
             if config.jit_compile:
                 warn("XLA is off with several replicas (Keras cannot compile it there)")
-            plan.say(f"training on {replicas} replicas{cluster_role(plan)}, global batch {config.batch_size}")
+            say(f"training on {replicas} replicas{cluster_role(plan)}, global batch {config.batch_size}")
             model.compile(jit_compile=False, steps_per_execution=1)
         else:
             model.compile(jit_compile=config.jit_compile)
@@ -198,13 +211,13 @@ def train(plan: Plan) -> None:
             raise rundir.RunDirError(f"cannot resume {plan.run_dir}: {e}; start again with --overwrite") from None
     repairs, redraw = rundir.reconcile(plan.out, initial_epoch) if plan.resuming else ([], [])
     if plan.resuming:
-        plan.say(f"resuming {plan.run_dir} after epoch {initial_epoch} of {config.epochs}")
+        say(f"resuming {plan.run_dir} after epoch {initial_epoch} of {config.epochs}")
 
     train_data, test_data, number_epochs = pipelines(plan, model.input_range, initial_epoch)
     outputs = cb.EpochOutputs(plan.out, picture=picture(config, model, dataset),
                               scorers=scorers(config, model, dataset), loss_names=model.loss_names,
                               checkpoints=checkpoints, num_train=len(dataset.x_train), initial_epoch=initial_epoch,
-                              epochs=config.epochs, tensorboard=config.tensorboard, say=plan.say)
+                              epochs=config.epochs, tensorboard=config.tensorboard, say=say)
     outputs.set_model(model)
     for epoch_number in redraw:
         outputs.write_picture(epoch_number)
@@ -216,14 +229,14 @@ def train(plan: Plan) -> None:
         with cb.stop_on_signals(stop):
             # The pipeline shuffles itself (seeded); shuffle=False only silences Keras.
             model.fit(train_data, validation_data=test_data, epochs=config.epochs, initial_epoch=initial_epoch,
-                      callbacks=[stop, number_epochs, *plan.callbacks, outputs], shuffle=False,
-                      verbose=plan.verbose)
+                      callbacks=[stop, number_epochs, *callbacks, outputs], shuffle=False,
+                      verbose=verbose)
     except (TrainingStopped, NonFiniteLossError) as e:  # raised by the callbacks, which do not know the run
         e.checkpoint = rundir.Checkpoints.latest(rundir.RunDir(plan.run_dir).checkpoints)
         if isinstance(e, TrainingStopped):
             e.multi_worker = plan.task is not None
         raise
-    plan.say(f"finished {config.epochs} epochs; outputs in {plan.run_dir}")
+    say(f"finished {config.epochs} epochs; outputs in {plan.run_dir}")
 
 
 def pipelines(plan: Plan, input_range: InputRange, initial_epoch: int):
