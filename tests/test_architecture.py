@@ -100,3 +100,37 @@ def test_the_code_passes_ruff_with_its_blank_line_rules():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "tfgen", "tests", "bench", "train.py"], cwd=REPO,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+HEAVY = {"tensorflow", "keras", "PIL", "matplotlib", "mlxtend", "fcntl"}  # slow to import, or not on every OS
+
+
+def test_an_import_inside_a_function_defers_a_heavy_module():
+    """A function imports only what ``import tfgen`` must not pay for: TensorFlow, Keras, PIL, matplotlib, mlxtend,
+    fcntl (POSIX only), a tfgen module that imports one of them at its top, or a command (dispatched when run)."""
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    top: dict[str, set[str]] = {}
+    inner: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text())
+        functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        nested = {id(i) for f in functions for i in ast.walk(f) if isinstance(i, (ast.Import, ast.ImportFrom))}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                         for a in node.names}
+            else:
+                continue
+            (inner if id(node) in nested else top).setdefault(name, set()).update(names)
+
+    def heavy(module: str, seen=()) -> bool:
+        if module.split(".")[0] in HEAVY:
+            return True
+        return module in modules and module not in seen and any(heavy(m, (*seen, module)) for m in top.get(module, ()))
+
+    light = {m: sorted(t for t in targets if not heavy(t) and not t.startswith("tfgen.commands")
+                       and (m, t) not in ALLOWED)
+             for m, targets in inner.items()}
+    assert {m: t for m, t in light.items() if t} == {}

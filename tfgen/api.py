@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from tfgen import config as config_lib
-from tfgen import latent, rundir
+from tfgen import latent, rundir, training
 from tfgen.data import Dataset, from_unit, to_float
 from tfgen.data.prepare import load_for
 from tfgen.errors import ConfigError
@@ -55,8 +55,6 @@ def train(model: str, *, resume: bool = False, overwrite: bool = False, verbose:
         tfgen.errors.NonFiniteLossError: the loss became NaN or infinite.
         tfgen.errors.ClusterLostError: another worker of a multi-worker run stopped.
     """
-    from tfgen import training
-
     flags = {key: settings.pop(key, None) for key in NAMES if key != "options"}
     given = dict(options or {})
     twice = sorted(set(given) & set(settings))

@@ -19,6 +19,7 @@ from tfgen import registry
 from tfgen.data.points import POINT_DATASETS
 from tfgen.data.sources import IMAGE_DATASETS
 from tfgen.errors import ConfigError
+from tfgen.precision import policy
 from tfgen.settings import RESUMABLE, SETTINGS, ImageSize, from_environment
 
 DEFAULT_IMAGE_SHAPE, DEFAULT_NUM_CLASSES = [28, 28, 1], 10  # what every run before --dataset PATH trained on
@@ -81,8 +82,6 @@ class _RunConfig:
 
     def make_model(self, precision: str | None = None):
         """A fresh, uncompiled instance of the configured model, computing in ``precision`` (default: the run's)."""
-        from tfgen.precision import policy
-
         data = {} if self.image_shape is None else {"image_shape": tuple(self.image_shape),
                                                     "num_classes": self.num_classes}
         with policy(precision or self.precision):

@@ -33,7 +33,7 @@ from tfgen import classifier as classifier_lib
 from tfgen import data as data_lib
 from tfgen.errors import warn
 from tfgen.latent import each_class, in_batches
-from tfgen import metrics, quality
+from tfgen import inception, metrics, quality
 
 FEATURES = ("classifier", "inception")
 
@@ -95,8 +95,6 @@ def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
                                 "pixels": model.likelihood_range}
     n = min(num_samples, len(ds.x_test))
     if features == "inception":
-        from tfgen import inception
-
         extractor = inception.Features()  # refuses, naming what it looked for, when the weights are not cached
     elif not ds.num_classes:
         result["note"] = (f"{run.data_name} has no labels, so there is no classifier of its own to score samples "

@@ -7,6 +7,7 @@ from pathlib import Path
 import keras
 
 from tfgen.files import atomic_path
+from tfgen.precision import policy
 
 
 def export_saved_model(model: keras.Model, path: Path, functions: dict | None = None) -> None:
@@ -34,8 +35,6 @@ def float32_copy(model: keras.Model) -> keras.Model:
 
     Mixed precision keeps every weight in float32, so the copy is exact.
     """
-    from tfgen.precision import policy
-
     if model.dtype_policy.name == "float32":
         return model
     with policy("float32"):

@@ -24,11 +24,13 @@ import dataclasses
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from tfgen.errors import BadInputError, warn
+from tfgen.files import remove, write_text
 
 CHECKPOINT_PREFIX = "ckpt"
 LOCK_FILE = ".lock"
@@ -155,8 +157,6 @@ def is_unstarted(contents: list[Path]) -> bool:
 
 def clear(run_dir: Path) -> None:
     """Deletes everything in a run directory but its lock (``--overwrite``)."""
-    from tfgen.files import remove
-
     for path in run_dir.iterdir():
         if path.name != LOCK_FILE:
             remove(path)
@@ -230,8 +230,6 @@ class RunLock:
         self.file.close()  # closing the file releases the lock
         self.file = None
         if refused and self.created:
-            import shutil
-
             shutil.rmtree(self.run_dir, ignore_errors=True)
         elif refused and self.created_file:
             (RunDir(self.run_dir).lock).unlink(missing_ok=True)
@@ -255,8 +253,6 @@ def create(run_dir: Path) -> None:
 
 def write_config(run_dir: Path, doc: dict[str, Any]) -> None:
     """Writes config.json (atomically)."""
-    from tfgen.files import write_text
-
     write_text(RunDir(run_dir).config, json.dumps(doc, indent=2) + "\n")
 
 
@@ -320,8 +316,6 @@ def reconcile(run_dir: Path, epoch: int, repair: bool = True) -> tuple[list[str]
 
 def _reconcile_metrics(run_dir: Path, epoch: int, repair: bool) -> list[str]:
     """:func:`reconcile` for metrics.csv: what it repaired (nothing when not ``repair``)."""
-    from tfgen.files import write_text
-
     repairs: list[str] = []
     path = RunDir(run_dir).metrics
     try:
@@ -364,7 +358,7 @@ def _reconcile_metrics(run_dir: Path, epoch: int, repair: bool) -> list[str]:
 
 def _reconcile_grids(run_dir: Path, epoch: int) -> tuple[list[str], list[int]]:
     """:func:`reconcile` for images/: what it repaired, and the epochs whose grid must be redrawn."""
-    from tfgen.images import read_png
+    from tfgen.images import read_png  # PIL: imported when a run is resumed, not by `import tfgen`
 
     repairs: list[str] = []
     after = sorted(int(p.stem[6:]) for p in RunDir(run_dir).images.glob("epoch_*.png")

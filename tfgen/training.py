@@ -19,10 +19,13 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
+from tfgen import classifier as classifier_lib
 from tfgen.data import Dataset, InputRange, to_float
 from tfgen.data.prepare import pipelines as data_pipelines
 from tfgen.data.prepare import prepare
-from tfgen import distribute, rundir
+from tfgen import distribute, precision, rundir
 from tfgen.config import ConfigError, RunConfig
 from tfgen.errors import ClusterLostError, DiskFullError, NonFiniteLossError, TrainingStopped, warn
 from tfgen.version import __version__
@@ -185,7 +188,6 @@ def train(plan: Plan, callbacks: Sequence = (), verbose: int = 2) -> None:
     import keras
 
     from tfgen import callbacks as cb
-    from tfgen import precision
 
     config, strategy, dataset = plan.config, plan.strategy, plan.dataset
     say = (lambda message: print(message, flush=True)) if verbose else (lambda message: None)
@@ -274,10 +276,7 @@ def picture(config: RunConfig, model, dataset: Dataset):
 
 def scorers(config: RunConfig, model, dataset: Dataset) -> list:
     """Scores added to each epoch's metrics: mode coverage of the 2-D sets, ``--eval-every``'s sample scores."""
-    import numpy as np
-
     from tfgen import callbacks as cb
-    from tfgen import classifier as classifier_lib
     from tfgen import evaluation
 
     found = []

@@ -13,6 +13,7 @@ import argparse
 import json
 from typing import Sequence
 
+import tfgen
 from tfgen import classifier as classifier_lib
 from tfgen import data as data_lib
 from tfgen.commands.common import positive, quiet_tensorflow, report
@@ -93,8 +94,6 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{info['test_accuracy']:.4f}")
 
     def evaluate() -> None:
-        import tfgen
-
         run = tfgen.load(args.run_dir, args.data_dir)
         result = run.evaluate(args.num_samples, args.k, args.seed, features=args.features)
         path = RunDir(run.path).evaluation

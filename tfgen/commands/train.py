@@ -8,6 +8,7 @@ import shlex
 import sys
 from typing import Sequence
 
+import tfgen
 from tfgen import config as config_lib
 from tfgen import options as options_lib
 from tfgen import registry
@@ -67,8 +68,6 @@ def main(argv: Sequence[str] | None = None, prog: str = "train.py", invocation: 
 
     ``invocation``: how the user ran it (``python train.py``, ``tfgen train``), for the hint that resumes a run.
     """
-    import tfgen
-
     parser = build_parser(prog)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     out = args.out or os.path.join("runs", args.model or "")
