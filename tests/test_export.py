@@ -126,6 +126,8 @@ def test_export_replaces_an_older_export(tmp_path):
      "encode: images must have shape [N, 28, 28, 1]; got] [2 28 28]"),
     ("encode", {"images": np.zeros((2, 14, 14, 1)), "label": [1, 2]},
      "encode: images must have shape [N, 28, 28, 1]; got] [2 14 14 1]"),
+    ("generate", {"z": np.full((2, 6), np.nan), "label": [1, 2]}, "generate: z must be finite (no NaN or infinity)"),
+    ("encode", {"images": np.full((1, 28, 28, 1), np.inf), "label": [1]}, "encode: images must be finite"),
 ])
 def test_exported_functions_check_their_inputs_before_any_kernel_runs(exported, function, inputs, message):
     folder = exported["cond_vae"][1]

@@ -48,7 +48,8 @@ def checked_inputs(name: str, fn, signature: list):
 
     A SavedModel's signatures do not check the shapes their callers feed, and
     a wrong one can crash the caller's process inside a kernel; this fails with
-    an error naming the function, the input, the shape it must have and the one it got.
+    an error naming the function, the input, the shape it must have and the one it got. Float inputs must be
+    finite: NaN codes or images would come out as normal-looking images and codes.
     """
     import tensorflow as tf
 
@@ -66,6 +67,9 @@ def checked_inputs(name: str, fn, signature: list):
                     ok = tf.logical_and(ok, tf.equal(padded[axis], size))
             checks.append(tf.debugging.Assert(ok, [f"{name}: {spec.name} must have shape {shape_text(spec)}; got",
                                                    shape], summarize=8))
+            if spec.dtype.is_floating:  # NaN or infinity would pass through the networks as normal-looking output
+                checks.append(tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(value)),
+                                                  [f"{name}: {spec.name} must be finite (no NaN or infinity)"]))
         with tf.control_dependencies(checks):
             return fn(*(tf.identity(value) for value in args))
 
