@@ -49,12 +49,20 @@ def cli(*args):
         (["cvae", "--seed", str(2**32)], "--seed must be an integer from 0 to 4294967295; got 4294967296"),
         (["cvae", "--latent-dim", "1000000000"], "--latent-dim must be at most 10,000; got 1,000,000,000"),
         (["cvae", "--epochs", "three"], "argument --epochs: invalid int value: 'three'"),
+        (["gan", "--epochs", str(10**20)], "--epochs must be at most 1,000,000; got 100,000,000,000,000,000,000"),
+        (["cvae", "--batch-size", str(2**21)], "--batch-size must be at most 1,048,576; got 2,097,152"),
+        (["cvae", "--eval-every", str(10**7)], "--eval-every must be at most 1,000,000; got 10,000,000"),
+        (["vae", "--option", "hidden=99999999999999999999"],
+         "--option hidden='99999999999999999999' is not allowed; it takes an integer from 2 to 65536"),
+        (["cvae", "--option", "filters=100000"], "--option filters='100000' is not allowed; it takes an integer from 1 "
+         "to 1024"),
         (["cvae", "--resume", "--overwrite"], "--resume and --overwrite exclude each other"),
         (["cvae", "--option", "fake_draw=onehot"], "model 'cvae' has no option 'fake_draw'; its options: filters"),
         (["cvae_gan", "--option", "fake_draws=onehot"],
          "model 'cvae_gan' has no option 'fake_draws'; its options: filters, fake_draw, recon_weighting"),
         (["gan", "--option", "pack=3"], "--option pack='3' is not allowed; choose one of: 1, 2, 4"),
-        (["vae", "--option", "hidden=1.5"], "--option hidden='1.5' is not allowed; it takes an integer at least 2"),
+        (["vae", "--option", "hidden=1.5"],
+         "--option hidden='1.5' is not allowed; it takes an integer from 2 to 65536"),
         (["ae", "--option", "momentum=2"],
          "--option momentum='2' is not allowed; it takes a finite number from 0 to 1"),
         (["cvae_gan", "--option", "fake_draw=uniform"],
@@ -150,7 +158,7 @@ def test_list_shows_every_model_with_its_defaults(capsys):
     cvae = next(line for line in lines if line.startswith("cvae "))
     assert "epochs 100, batch 100, latent 50, lr 0.0001" in cvae
     after = lines[lines.index(next(line for line in lines if line.startswith("cvae_gan "))) + 1:]
-    assert after[0].split() == ["--option", "filters=INT", "(at", "least", "1)", "(default", "16)"]
+    assert after[0].split() == ["--option", "filters=INT", "(from", "1", "to", "1024)", "(default", "16)"]
     assert after[1].split() == ["--option", "fake_draw=onehot|reference", "(default", "onehot)"]
     assert after[2].split() == ["--option", "recon_weighting=sum|reference", "(default", "sum)"]
     gan = lines[lines.index(next(line for line in lines if line.startswith("gan "))) + 1:]
@@ -179,7 +187,7 @@ def test_options_take_their_types_and_old_string_values_still_load():
     ("epochs", "3", 3, True, "--epochs must be of type int; got True"),
     ("jit_compile", "false", False, "maybe", "--jit-compile must be of type bool; got 'maybe'"),
     ("precision", "float32", "float32", "float64", "unknown --precision 'float64'; choose one of: float32"),
-    ("hidden", 64.0, 64, True, "--option hidden=True is not allowed; it takes an integer at least 1"),
+    ("hidden", 64.0, 64, True, "--option hidden=True is not allowed; it takes an integer from 1 to 65536"),
     ("pack", "2", 2, 2.5, "--option pack=2.5 is not allowed; choose one of: 1, 2, 4"),
     ("beta_1", "0.5", 0.5, "inf", "--option beta_1='inf' is not allowed; it takes a finite number from 0 to 0.9999"),
 ])

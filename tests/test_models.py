@@ -235,3 +235,17 @@ def test_a_model_subclasses_a_family_base_only_and_takes_its_options_by_keyword(
     assert cls.__bases__[0] in (GenerativeModel, EncoderDecoder, AdversarialModel) and len(cls.__bases__) == 1
     params = inspect.signature(cls.__init__).parameters
     assert all(params[option].kind is inspect.Parameter.KEYWORD_ONLY for option in options.of(cls))
+
+
+def test_an_integer_option_must_have_an_upper_bound():
+    from typing import Annotated
+
+    from tfgen.options import Range
+
+    class Wide(GenerativeModel):
+        def __init__(self, latent_dim: int = 2, learning_rate: float = 1e-3, seed=None, *,
+                     width: Annotated[int, Range(1)] = 4, **kwargs):
+            super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
+
+    with pytest.raises(TypeError, match=r"Wide.__init__ argument 'width' is an integer: bound it"):
+        options.of(Wide)

@@ -22,6 +22,9 @@ from tfgen.values import Value
 
 # Constructor keywords that are the run's own settings (--latent-dim, --lr, --seed) or the data's shape, not options.
 SETTING_ARGUMENTS = ("latent_dim", "learning_rate", "seed", "image_shape", "num_classes")
+# Every integer option has an upper bound: a typo's width (hidden=1000000000) fails here with one line, not in
+# TensorFlow's allocator after the run directory was made. A dense layer's units, a convolution's base filters:
+MAX_UNITS, MAX_FILTERS = 65_536, 1_024
 
 
 class OptionError(ConfigError):
@@ -109,6 +112,8 @@ def _option(cls: type, name: str, hint: Any, default: Any) -> Option:
         raise TypeError(f"{where} must be annotated int, float, bool or Literal[...] of one type; got {hint!r}")
     if default is inspect.Parameter.empty:
         raise TypeError(f"{where} needs a default")
+    if kind is int and not choices and (bounds is None or bounds.high is None):
+        raise TypeError(f"{where} is an integer: bound it, Annotated[int, Range(low, high)]")
     option = Option(name, kind, default, choices, (bounds or Range()) if kind in (int, float) else None)
     if option.validate(default) != default:
         raise TypeError(f"{where}: its default {default!r} is not one of its own values")

@@ -26,6 +26,8 @@ from tfgen.values import Value
 
 MAX_LATENT_DIM = 10_000  # larger codes than this are a typo: the networks alone would not fit in memory
 MAX_IMAGE_SIDE = 4096
+MAX_EPOCHS = 1_000_000  # a run's epochs (and --eval-every's): more is a typo, and would overflow the epoch counters
+MAX_BATCH = 1_048_576
 
 
 class ImageSize(NamedTuple):
@@ -106,9 +108,9 @@ def _positive(value: int) -> str | None:
     return None if value > 0 else f"must be a positive integer; got {value}"
 
 
-def _latent_dim(value: int) -> str | None:
-    return _positive(value) or (None if value <= MAX_LATENT_DIM else
-                                f"must be at most {MAX_LATENT_DIM:,}; got {value:,}")
+def _at_most(high: int) -> Callable[[int], str | None]:
+    """The check of a positive integer up to ``high``."""
+    return lambda value: _positive(value) or (None if value <= high else f"must be at most {high:,}; got {value:,}")
 
 
 def _utf8(value: str) -> str | None:
@@ -133,10 +135,11 @@ def _dataset(value: str) -> str:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("epochs", int, REQUIRED, help="total number of training epochs", optional=False, metavar="N",
-            resumable=True, check=_positive),
-    Setting("batch_size", int, REQUIRED, help="global batch size", optional=False, metavar="N", check=_positive),
+            resumable=True, check=_at_most(MAX_EPOCHS)),
+    Setting("batch_size", int, REQUIRED, help="global batch size", optional=False, metavar="N",
+            check=_at_most(MAX_BATCH)),
     Setting("latent_dim", int, REQUIRED, help="size of the latent code", optional=False, metavar="N",
-            check=_latent_dim),
+            check=_at_most(MAX_LATENT_DIM)),
     Setting("lr", float, REQUIRED, help="learning rate", optional=False, metavar="X",
             check=lambda v: None if math.isfinite(v) and v > 0 else f"must be a positive, finite number; got {v}"),
     Setting("dataset", str, "mnist", optional=False, metavar="NAME|PATH", convert=_dataset,
@@ -163,7 +166,7 @@ SETTINGS: tuple[Setting, ...] = (
             help="tf.distribute strategy: auto (default: mirrored over every GPU when there are several, else one "
             "device), one-device, mirrored, multi-worker (one process per machine, the same command on each, the "
             "cluster in $TF_CONFIG; the chief writes --out); --batch-size is the global batch"),
-    Setting("eval_every", int, metavar="N", resumable=True, check=_positive,
+    Setting("eval_every", int, metavar="N", resumable=True, check=_at_most(MAX_EPOCHS),
             help="add classifier scores of 1,000 samples (Fréchet and kernel distance, classifier score, coverage, "
             "label accuracy) to metrics.csv every N epochs; image models on labelled data"),
     Setting("tensorboard", bool, False, optional=False, resumable=True,

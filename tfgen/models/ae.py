@@ -24,7 +24,7 @@ import tensorflow as tf
 from tfgen.losses import squared_error
 from tfgen.models.base import EncoderDecoder
 from tfgen.models.vae import adamw, decode, hidden_code, mlp_networks
-from tfgen.options import Range
+from tfgen.options import MAX_UNITS, Range
 from tfgen.registry import register
 
 
@@ -42,7 +42,7 @@ class AE(EncoderDecoder):
     counterpart = "vae"
 
     def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None, *,
-                 hidden: Annotated[int, Range(2)] = 512, momentum: Annotated[float, Range(0, 1)] = 0.99,
+                 hidden: Annotated[int, Range(2, MAX_UNITS)] = 512, momentum: Annotated[float, Range(0, 1)] = 0.99,
                  **kwargs: Any):
         """``hidden`` as the ``vae``'s; ``momentum``: of the running code statistics."""
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from tfgen.models.base import EncoderDecoder, Likelihood
 from tfgen.models.vae import adamw, decode, gaussian_encode, mlp_networks, objective
-from tfgen.options import Range
+from tfgen.options import MAX_UNITS, Range
 from tfgen.registry import register
 
 
@@ -39,7 +39,7 @@ class BetaVAE(EncoderDecoder):
     counterpart = "vae"
 
     def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None, *,
-                 hidden: Annotated[int, Range(2)] = 512, beta: Annotated[float, Range(0)] = 4.0,
+                 hidden: Annotated[int, Range(2, MAX_UNITS)] = 512, beta: Annotated[float, Range(0)] = 4.0,
                  likelihood: Likelihood = "auto", **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, likelihood=likelihood,
                          **kwargs)

@@ -16,7 +16,7 @@ import keras
 
 from tfgen.models.base import EncoderDecoder, Likelihood
 from tfgen.models.vae import adamw, decode, gaussian_encode, mlp_networks, objective
-from tfgen.options import Range
+from tfgen.options import MAX_UNITS, Range
 from tfgen.registry import register
 
 
@@ -38,7 +38,7 @@ class CondVAE(EncoderDecoder):
     default_jit_compile = True  # as the vae's
 
     def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None, *,
-                 hidden: Annotated[int, Range(2)] = 512, likelihood: Likelihood = "auto", **kwargs: Any):
+                 hidden: Annotated[int, Range(2, MAX_UNITS)] = 512, likelihood: Likelihood = "auto", **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, likelihood=likelihood,
                          **kwargs)
         self.hidden = hidden

@@ -26,7 +26,7 @@ import tensorflow as tf
 from tfgen.losses import vae_objective
 from tfgen.models.base import EncoderDecoder, Likelihood, leaky
 from tfgen.models.vae import linear_head
-from tfgen.options import Range
+from tfgen.options import MAX_FILTERS, Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
 
@@ -96,7 +96,7 @@ class ConvVAE(EncoderDecoder):
     default_steps_per_execution = 10  # bench/throughput.py --spe-sweep: 6.2k images/s at 1, 6.7k at 10
 
     def __init__(self, latent_dim: int = 2, learning_rate: float = 1e-4, seed: int | None = None, *,
-                 filters: Annotated[int, Range(1)] = 16, likelihood: Likelihood = "auto", **kwargs: Any):
+                 filters: Annotated[int, Range(1, MAX_FILTERS)] = 16, likelihood: Likelihood = "auto", **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, likelihood=likelihood,
                          **kwargs)
         self.filters = filters

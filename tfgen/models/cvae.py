@@ -23,7 +23,7 @@ import tensorflow as tf
 from tfgen.data.convert import InputRange
 from tfgen.losses import elbo_terms
 from tfgen.models.base import EncoderDecoder, Likelihood
-from tfgen.options import Range
+from tfgen.options import MAX_FILTERS, Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
 
@@ -52,7 +52,7 @@ class CVAE(EncoderDecoder):
     default_steps_per_execution = 5  # bench/throughput.py --spe-sweep: 3.7k images/s at 1, 4.0k at 5
 
     def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-4, seed: int | None = None, *,
-                 filters: Annotated[int, Range(1)] = 32, likelihood: Likelihood = "auto", **kwargs: Any):
+                 filters: Annotated[int, Range(1, MAX_FILTERS)] = 32, likelihood: Likelihood = "auto", **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, likelihood=likelihood,
                          **kwargs)
         self.filters = filters

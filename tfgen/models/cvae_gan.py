@@ -45,7 +45,7 @@ import tensorflow as tf
 from tfgen.losses import bce_with_logits, minimax_discriminator_loss, non_saturating_generator_loss, vae_objective
 from tfgen.models.base import EncoderDecoder, Likelihood, Update, leaky, normal
 from tfgen.models.conv_vae import conv_networks, decode, encode
-from tfgen.options import Range
+from tfgen.options import MAX_FILTERS, Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
 
@@ -89,7 +89,8 @@ class CVAEGAN(EncoderDecoder):
     default_steps_per_execution = 1
 
     def __init__(self, latent_dim: int = 2, learning_rate: float = 1e-4, seed: int | None = None, *,
-                 filters: Annotated[int, Range(1)] = 16, fake_draw: Literal["onehot", "reference"] = "onehot",
+                 filters: Annotated[int, Range(1, MAX_FILTERS)] = 16,
+                 fake_draw: Literal["onehot", "reference"] = "onehot",
                  recon_weighting: Literal["sum", "reference"] = "sum", likelihood: Likelihood = "auto",
                  **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, likelihood=likelihood,

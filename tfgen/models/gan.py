@@ -36,7 +36,7 @@ import tensorflow as tf
 
 from tfgen import images
 from tfgen.models.base import AdversarialModel
-from tfgen.options import Range
+from tfgen.options import MAX_UNITS, Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
 
@@ -58,7 +58,7 @@ class GAN(AdversarialModel):
     default_steps_per_execution = 25  # bench/throughput.py --spe-sweep: 89k images/s at 1, 171k at 25
 
     def __init__(self, latent_dim: int = 32, learning_rate: float = 1e-3, seed: int | None = None, *,
-                 hidden: Annotated[int, Range(1)] = 128, pack: Literal[1, 2, 4] = 1,
+                 hidden: Annotated[int, Range(1, MAX_UNITS)] = 128, pack: Literal[1, 2, 4] = 1,
                  beta_1: Annotated[float, Range(0, 0.9999)] = 0.5, **kwargs: Any):
         # The reference draws fresh noise for G's update (reuse_fakes off).
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, beta_1=beta_1,

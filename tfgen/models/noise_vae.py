@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from tfgen.losses import batch_l2_norm, squared_error
 from tfgen.models.base import EncoderDecoder, Likelihood
-from tfgen.options import Range
+from tfgen.options import MAX_UNITS, Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
 
@@ -46,7 +46,7 @@ class NoiseVAE(EncoderDecoder):
     counterpart = "vae"
 
     def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None, *,
-                 hidden: Annotated[int, Range(1)] = 392, likelihood: Likelihood = "auto", **kwargs: Any):
+                 hidden: Annotated[int, Range(1, MAX_UNITS)] = 392, likelihood: Likelihood = "auto", **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, likelihood=likelihood,
                          **kwargs)
         self.hidden = hidden

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from tfgen.losses import vae_objective
 from tfgen.models.base import EncoderDecoder, Likelihood
-from tfgen.options import Range
+from tfgen.options import MAX_UNITS, Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
 
@@ -119,7 +119,7 @@ class VAE(EncoderDecoder):
     counterpart = "ae"
 
     def __init__(self, latent_dim: int = 50, learning_rate: float = 1e-3, seed: int | None = None, *,
-                 hidden: Annotated[int, Range(2)] = 512, likelihood: Likelihood = "auto", **kwargs: Any):
+                 hidden: Annotated[int, Range(2, MAX_UNITS)] = 512, likelihood: Likelihood = "auto", **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, likelihood=likelihood,
                          **kwargs)
         self.hidden = hidden
