@@ -180,3 +180,43 @@ def test_builtin_sets_resize_on_load(data_dir):
     assert ds.image_shape == (32, 32, 1) and ds.x_test.shape == (64, 32, 32, 1)
     np.testing.assert_array_equal(data.load("mnist", data_dir, image_size=(28, 28), channels=1).x_train,
                                   data.load("mnist", data_dir).x_train)  # nothing to change: the arrays as they are
+
+
+# ----- what a folder may not hold (issue 22) -----
+
+
+@pytest.mark.parametrize("link, target, message", [
+    ("zz", ".", "class folder 'zz' links back to"),
+    ("kitty", "cat", "class folders 'cat' and 'kitty' are one folder"),
+])
+def test_a_class_folder_that_links_back_into_the_data_set_is_refused(tmp_path, link, target, message):
+    root = class_folders(tmp_path / "pets", 3)
+    (root / link).symlink_to((root / target).resolve(), target_is_directory=True)
+    with pytest.raises(DataError, match=message):
+        data.load(str(root))
+
+
+def test_an_image_over_pils_decompression_bomb_limit_is_skipped_with_the_count(tmp_path, capsys):
+    import struct
+    import zlib
+
+    class_folders(tmp_path, 5)
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", 20_000, 20_000, 8, 0, 0, 0, 0)  # claims 20000x20000 grey: 400 million pixels
+    (tmp_path / "cat" / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    ds = data.load(str(tmp_path))
+    assert len(ds.x_train) + len(ds.x_test) == 15
+    err = capsys.readouterr().err
+    assert "skipped 1 of 16 image files" in err and "bomb.png" in err and "decompression bomb" in err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "abc"])
+def test_an_in_memory_limit_that_is_not_a_finite_size_is_refused(tmp_path, monkeypatch, value):
+    class_folders(tmp_path, 2)
+    monkeypatch.setenv(IN_MEMORY_ENV, value)
+    with pytest.raises(DataError, match=rf"\$TFGEN_IN_MEMORY_MB='{value}' is not a number of MiB \(a finite number, "
+                                        r"0 or more\)"):
+        data.load(str(tmp_path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Sequence
@@ -26,7 +27,9 @@ def _memory_limit_bytes() -> int:
     try:
         mib = float(value) if value else IN_MEMORY_MB
     except ValueError:
-        raise DataError(f"${IN_MEMORY_ENV}={value!r} is not a number of MiB") from None
+        mib = math.nan
+    if not (math.isfinite(mib) and mib >= 0):
+        raise DataError(f"${IN_MEMORY_ENV}={value!r} is not a number of MiB (a finite number, 0 or more)")
     return int(mib * 2**20)
 
 
@@ -42,16 +45,21 @@ def load_folder(root: Path, image_size: Sequence[int] | None = None, channels: i
     Class folders are sorted by name (label 0 is the first) and read with
     their subfolders. Files whose names start with a dot are ignored, as are
     files of other types. A file that cannot be decoded is skipped, and the
-    skipped files are counted in one warning. Without ``image_size`` every
+    skipped files are counted in one warning; so is an image larger than PIL's
+    decompression-bomb limit (twice ``PIL.Image.MAX_IMAGE_PIXELS``: 178,956,970
+    pixels), whatever its header claims. Without ``image_size`` every
     image must have the same size; ``channels`` defaults to 1 when every image
     is grey, else 3. Decoded data larger than ``$TFGEN_IN_MEMORY_MB``
     (:data:`IN_MEMORY_MB`) is read from disk each epoch instead of held in memory.
 
     Raises:
         DataError: no images, no readable image, mixed sizes without
-            ``image_size``, or a layout that mixes images and class folders.
+            ``image_size``, a layout that mixes images and class folders, or a
+            class folder that links back into the data set.
     """
     from PIL import Image
+
+    unreadable = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)  # UnidentifiedImageError: OSError
 
     if (root / "train").is_dir() and (root / "test").is_dir():
         train_files, train_labels, names = _listing(root / "train", None)
@@ -65,7 +73,7 @@ def load_folder(root: Path, image_size: Sequence[int] | None = None, channels: i
         try:
             with Image.open(path) as image:
                 sizes[path], grey = image.size, grey and image.mode in GREY_MODES
-        except (OSError, SyntaxError, ValueError) as e:  # PIL.UnidentifiedImageError is an OSError
+        except unreadable as e:
             bad.append((path, e))
     if not sizes:
         raise DataError(f"--dataset {root}: no readable image among its {len(paths)} image files (first: {bad[0][0]}: "
@@ -88,7 +96,7 @@ def load_folder(root: Path, image_size: Sequence[int] | None = None, channels: i
     for i in order:  # decoding every file now finds truncated ones before training starts
         try:
             image = read_image(candidates[i], channels, size)
-        except (OSError, SyntaxError, ValueError) as e:
+        except unreadable as e:
             bad.append((candidates[i], e))
             continue
         if not streamed:
@@ -129,6 +137,16 @@ def _listing(folder: Path, classes: tuple[str, ...] | None) -> tuple[list[str], 
             raise DataError(f"--dataset {folder}: the training images are in class folders, these are not")
         return loose, np.zeros(len(loose), np.int64), None
     names = tuple(p.name for p in subfolders)
+    seen: dict[Path, str] = {}
+    for sub in subfolders:  # a link back to the folder (or above it), or two names for one folder, lists images twice
+        target = sub.resolve()
+        if folder.resolve().is_relative_to(target):
+            raise DataError(f"--dataset {folder}: class folder {sub.name!r} links back to {target}: every image would "
+                            "be listed twice; remove the link")
+        if target in seen:
+            raise DataError(f"--dataset {folder}: class folders {seen[target]!r} and {sub.name!r} are one folder "
+                            f"({target}): its images would be listed twice; remove one")
+        seen[target] = sub.name
     if classes:
         unknown = [n for n in names if n not in classes]
         if unknown:
