@@ -82,7 +82,8 @@ def test_missing_keys_are_named(tmp_path):
         ("x_test", np.zeros((4, 32, 32), np.uint8),
          r"x_train's images are \(28, 28, 1\) but x_test's are \(32, 32, 1\); both splits need one shape"),
         ("y_train", np.zeros((3,), np.uint8), r"y_train must be integer labels of shape \(256,\)"),
-        ("y_test", np.full((64,), -1, np.int8), r"y_test labels must be 0 or more \(the class's number\); got -1"),
+        ("y_test", np.full((64,), -1, np.int8),
+         r"y_test labels must be class numbers from 0 to 9 \(the 10 classes of mnist\); got -1"),
     ],
 )
 def test_wrong_shapes_and_dtypes_are_named(tmp_path, key, value, message):

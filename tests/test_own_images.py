@@ -147,11 +147,27 @@ def test_npz_of_colour_arrays_without_labels_or_test_split(tmp_path):
     ({"x_train": np.zeros((4, 8, 8), np.uint8), "y_test": np.zeros(4, np.int64)}, "has y_test but no x_test"),
     ({"images": np.zeros((4, 8, 8), np.uint8)}, "missing key x_train"),
     ({"x_train": np.zeros((4, 8, 8), np.uint8), "y_train": np.zeros(4, np.float32)}, "y_train must be integer"),
+    ({"x_train": np.zeros((2, 8, 8), np.uint8), "y_train": np.array([0, 2**63], np.uint64)},
+     r"y_train labels must be class numbers from 0 to 9,999 \(at most 10,000 classes\); got 9,223,372,036,854,775,808"),
+    ({"x_train": np.zeros((2, 8, 8), np.uint8), "y_train": np.array([0, 10**9])},
+     r"y_train labels must be class numbers from 0 to 9,999 \(at most 10,000 classes\); got 1,000,000,000"),
+    ({"x_train": np.zeros((2, 8, 8), np.uint8), "y_train": np.array([0, -3], np.int8)}, "got -3"),
 ])
 def test_npz_with_wrong_keys_shapes_or_dtypes_is_refused(tmp_path, arrays, message):
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(DataError, match=message):
         data.load(str(tmp_path / "bad.npz"))
+
+
+def test_a_built_in_set_keeps_its_classes_whatever_its_file_holds(tmp_path):
+    arrays = {"x_train": np.zeros((4, 28, 28), np.uint8), "y_train": np.array([0, 1, 2, 12]),
+              "x_test": np.zeros((2, 28, 28), np.uint8), "y_test": np.array([0, 1])}
+    np.savez(tmp_path / "mnist.npz", **arrays)
+    with pytest.raises(DataError, match=r"mnist.npz: y_train labels must be class numbers from 0 to 9 \(the 10 "
+                                        r"classes of mnist\); got 12"):
+        data.load("mnist", tmp_path)
+    np.savez(tmp_path / "twelve.npz", **arrays)  # the same arrays as a path: their own 13 classes
+    assert data.load(str(tmp_path / "twelve.npz")).num_classes == 13
 
 
 def test_cifar10_offline_says_what_it_looked_for(monkeypatch, tmp_path):

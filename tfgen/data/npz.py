@@ -10,6 +10,10 @@ import numpy as np
 from tfgen.data.dataset import TEST_FRACTION, DataError, Dataset, held_out
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")  # x_train is required; the others are optional
+# A label names a class: the class count sizes the conditional models' embeddings and one-hot inputs, so a label of
+# 10**9 would ask for a billion-class network. The built-in sets keep their own count.
+MAX_CLASSES = 10_000
+BUILTIN_CLASSES = {"mnist": 10, "fashion-mnist": 10, "cifar10": 10}
 
 
 def load_npz(path: Path, name: str, test_fraction: float = TEST_FRACTION) -> Dataset:
@@ -42,7 +46,7 @@ def load_npz(path: Path, name: str, test_fraction: float = TEST_FRACTION) -> Dat
         _check_images(arrays["x_train"], "train", str(path))
         labels = arrays.get("y_train")
         if labels is not None:
-            _check_labels(arrays["x_train"], labels, "train", str(path))
+            _check_labels(arrays["x_train"], labels, "train", name, str(path))
         test = held_out(np.zeros(len(arrays["x_train"]), np.int64) if labels is None else np.asarray(labels),
                          test_fraction, path)
         for key in ("x", "y"):
@@ -81,7 +85,11 @@ def _check_npz_sizes(path: Path) -> None:
 
 
 def validated(name: str, arrays: dict[str, np.ndarray], source: str) -> Dataset:
-    """A Dataset of checked arrays: images as (N, H, W, C) uint8, labels int64 (all 0 when there are none)."""
+    """A Dataset of checked arrays: images as (N, H, W, C) uint8, labels int64 (all 0 when there are none).
+
+    A built-in set (``mnist``, ...) keeps its own class count (:data:`BUILTIN_CLASSES`); any other npz may have up
+    to :data:`MAX_CLASSES` classes.
+    """
     images = {}
     for split in ("train", "test"):
         x = _check_images(arrays[f"x_{split}"], split, source)
@@ -96,7 +104,7 @@ def validated(name: str, arrays: dict[str, np.ndarray], source: str) -> Dataset:
     labels = {}
     for split in ("train", "test"):
         if labelled:
-            _check_labels(images[split], arrays[f"y_{split}"], split, source)
+            _check_labels(images[split], arrays[f"y_{split}"], split, name, source)
             labels[split] = arrays[f"y_{split}"].astype(np.int64)
         else:
             labels[split] = np.zeros(len(images[split]), np.int64)
@@ -114,8 +122,14 @@ def _check_images(x: np.ndarray, split: str, source: str) -> np.ndarray:
     return x
 
 
-def _check_labels(x: np.ndarray, y: np.ndarray, split: str, source: str) -> None:
+def _check_labels(x: np.ndarray, y: np.ndarray, split: str, name: str, source: str) -> None:
+    """Integer labels, one per image, each a class number of the set (checked in their own dtype, before any
+    conversion could wrap a uint64 around to a negative number)."""
+    classes = BUILTIN_CLASSES.get(name, MAX_CLASSES)
     if y.ndim != 1 or y.shape[0] != x.shape[0] or not np.issubdtype(y.dtype, np.integer):
         raise DataError(f"{source}: y_{split} must be integer labels of shape ({x.shape[0]},); got {y.dtype} {y.shape}")
-    if len(y) and y.min() < 0:
-        raise DataError(f"{source}: y_{split} labels must be 0 or more (the class's number); got {y.min()}")
+    low, high = (int(y.min()), int(y.max())) if len(y) else (0, 0)
+    if low < 0 or high >= classes:
+        what = f"the {classes} classes of {name}" if name in BUILTIN_CLASSES else f"at most {classes:,} classes"
+        raise DataError(f"{source}: y_{split} labels must be class numbers from 0 to {classes - 1:,} ({what}); got "
+                        f"{low if low < 0 else high:,}")
