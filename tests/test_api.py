@@ -78,6 +78,43 @@ def test_a_conditional_model_samples_the_labels_asked_for(tmp_path, data_dir):
     assert run.encode(z_same, labels=[2, 2, 2]).shape == (3, 4)
 
 
+@pytest.fixture(scope="module")
+def conditional(tmp_path_factory, data_dir):
+    return tfgen.load(make_run(tmp_path_factory.mktemp("api") / "cond_vae", "cond_vae", latent_dim=4,
+                               data_dir=str(data_dir)))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda run: run.sample(0), "n must be a whole number from 1 to 1,369,568 (outputs of shape (28, 28, 1) that "
+                                "fit in 4 GiB; ask in parts for more); got 0"),
+    (lambda run: run.sample(-1), "n must be a whole number from 1 to"),
+    (lambda run: run.sample(10**9), "got 1000000000"),
+    (lambda run: run.sample(2.5), "got 2.5"),
+    (lambda run: run.sample(4, seed=-1), "seed must be a whole number from 0 to 4294967295; got -1"),
+    (lambda run: run.sample(4, labels=[10, 11, -1, 0]), "labels must be classes: whole numbers from 0 to 9; got 10"),
+    (lambda run: run.sample(2, labels=[0.5, 1.5]), "labels must be classes: whole numbers from 0 to 9; got 0.5"),
+    (lambda run: run.sample(4, labels=[0, 1]), "labels must hold one class for each of the 4 outputs, shape (4,); "
+                                               "got shape (2,)"),
+    (lambda run: run.generate(np.full((2, 4), np.nan)), "z must be finite (no NaN or infinity)"),
+    (lambda run: run.generate(np.zeros((2, 3))), "z must have shape (N, 4), N at least 1; got shape (2, 3)"),
+    (lambda run: run.encode(np.zeros((0, 28, 28, 1)), labels=[]),
+     "images must have shape (N, 28, 28, 1), N at least 1 (the run's images); got shape (0, 28, 28, 1)"),
+    (lambda run: run.encode(np.full((1, 28, 28, 1), np.nan), labels=[0]),
+     "images must be uint8 pixels or floats in [0, 1], with no NaN or infinity"),
+    (lambda run: run.encode(np.zeros((1, 14, 14)), labels=[0]), "got shape (1, 14, 14)"),
+    (lambda run: run.decode(np.zeros((1, 4)), labels=np.full((1, 10), np.inf)), "finite rows of class weights"),
+])
+def test_a_runs_methods_refuse_what_they_cannot_honour_naming_the_argument(conditional, call, message):
+    with pytest.raises(ValueError) as raised:
+        call(conditional)
+    assert message in str(raised.value)
+
+
+def test_train_refuses_a_dataset_that_is_not_a_name_or_a_path(tmp_path):
+    with pytest.raises(ValueError, match="--dataset must be of type str; got 123"):
+        tfgen.train("cvae", dataset=123, out=str(tmp_path / "run"), verbose=0)
+
+
 def test_evaluate_gives_what_the_command_writes(run, tmp_path, monkeypatch, data_dir, capsys):
     monkeypatch.setenv(classifier_lib.CACHE_ENV, str(tmp_path))
     classifier_lib.train(tfgen.load(run.path).dataset(), epochs=1, verbose=0)
@@ -165,7 +202,7 @@ def test_a_model_whose_option_is_named_as_a_setting_is_refused_at_registration()
 
     class Clash(GenerativeModel):
         def __init__(self, latent_dim: int = 2, learning_rate: float = 1e-3, seed: int | None = None,
-                     epochs: Annotated[int, Range(1)] = 3, **kwargs):
+                     epochs: Annotated[int, Range(1, 10)] = 3, **kwargs):
             super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
 
     with pytest.raises(TypeError, match="model 'test_api' has an option named 'epochs', which is a run setting"):

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from tfgen import config as config_lib
-from tfgen import latent, rundir, training
+from tfgen import inputs, latent, rundir, training
 from tfgen.data import Dataset, from_unit, to_float
 from tfgen.data.prepare import load_for
 from tfgen.errors import ConfigError
@@ -164,18 +164,20 @@ class Run:
         """
         from tfgen.evaluation import sample_inputs
 
-        z, _ = sample_inputs(self.model, n, seed)
+        n, seed = inputs.count(n, "n", self._output_shape), inputs.seed(seed)
         if labels is not None and not self.model.has("conditional"):
             raise ConfigError(f"model {self.settings.model!r} takes no labels")
-        return self.generate(z, None if labels is None else np.asarray(labels).reshape(n))
+        z, _ = sample_inputs(self.model, n, seed)
+        return self.generate(z, labels)
 
     def generate(self, z, labels=None) -> np.ndarray:
         """The model's samples for codes ``z`` (N, latent_dim), as the exported ``generate``; a conditional model
         takes a class per code, by default each class in turn."""
-        z = np.asarray(z, np.float32)
+        z = inputs.codes(z, self.model.latent_dim)
+        inputs.count(len(z), "len(z)", self._output_shape)
         if self.model.has("conditional") and labels is None:
             labels = latent.each_class(len(z), self.model.num_classes)
-        return latent.in_batches(self.model.sample, z, self._labels(labels))
+        return latent.in_batches(self.model.sample, z, self._labels(labels, len(z)))
 
     def encode(self, images, labels=None) -> np.ndarray:
         """Each image's code (the posterior mean for the VAEs), shape (N, latent_dim).
@@ -186,10 +188,9 @@ class Run:
         model = self.require("encoder", "encode")
         if model.has("conditional") and labels is None:
             raise ConfigError(f"model {self.settings.model!r} is conditional: pass the images' labels")
-        x = np.asarray(images)
-        x = x[..., None] if x.ndim == 3 else x
+        x = inputs.images(images, model.image_shape)
         x = to_float(x, model.input_range) if x.dtype == np.uint8 else from_unit(x, model.input_range)
-        return latent.in_batches(model.latent_mean, x, self._labels(labels))
+        return latent.in_batches(model.latent_mean, x, self._labels(labels, len(x)))
 
     def decode(self, codes, labels=None) -> np.ndarray:
         """Images in [0, 1] for points of the code space (where ``encode`` puts images).
@@ -198,10 +199,14 @@ class Run:
         decodes between two classes).
         """
         model = self.require("encoder", "decode")
-        labels = None if labels is None or not model.has("conditional") else np.asarray(labels)
-        if labels is not None and labels.ndim == 1:
-            labels = labels.astype(np.int32)
-        return latent.in_batches(model.decode_latent, np.asarray(codes, np.float32), labels)
+        codes = inputs.codes(codes, model.latent_dim, "codes")
+        inputs.count(len(codes), "len(codes)", model.image_shape)
+        if labels is not None and model.has("conditional"):
+            labels = self._labels(labels, len(codes)) if np.ndim(labels) == 1 else \
+                inputs.class_weights(labels, len(codes), model.num_classes)
+        else:
+            labels = None
+        return latent.in_batches(model.decode_latent, codes, labels)
 
     def reconstruct(self, images, labels=None) -> np.ndarray:
         """Each image decoded from its code: images in [0, 1]."""
@@ -250,9 +255,15 @@ class Run:
             raise ConfigError(f"{what} needs {needs}; {self.settings.model!r} {lacks}")
         return self.model
 
-    def _labels(self, labels) -> np.ndarray | None:
-        """``labels`` as int32 for a conditional model, None for any other (which takes none)."""
-        return np.asarray(labels, dtype=np.int32) if self.model.has("conditional") else None
+    def _labels(self, labels, n: int) -> np.ndarray | None:
+        """``labels``, a class for each of ``n`` outputs, as int32 for a conditional model (checked: ConfigError);
+        None for any other (which takes none)."""
+        return inputs.labels(labels, n, self.model.num_classes) if self.model.has("conditional") else None
+
+    @property
+    def _output_shape(self) -> tuple[int, ...]:
+        """One output's shape: an image (H, W, C), or the toy GAN's 2-D point."""
+        return (2,) if self.model.has("points") else tuple(self.model.image_shape)
 
     def evaluate(self, num_samples: int = 10_000, k: int = 100, seed: int = 0, features: str = "classifier") -> dict:
         """Every score that applies to the model: what ``tfgen evaluate`` writes to ``evaluation.json``.
