@@ -248,11 +248,11 @@ def test_help_documents_every_flag():
     from tfgen.settings import SETTINGS
 
     text = build_parser().format_help()
-    flags = ["--list", "--resume", "--overwrite", "--option"]
+    flags = ["--list", "--resume", "--overwrite", "--allow-changed-data", "--option"]
     for setting in SETTINGS:
         if setting.name != "options":
             flags += [setting.flag] + ([f"--no-{setting.flag[2:]}"] if setting.type is bool else [])
-    assert len(flags) == 23
+    assert len(flags) == 24
     for flag in flags:
         assert f"{flag} " in text or f"{flag}\n" in text or f"{flag}," in text, flag
     for setting in SETTINGS:

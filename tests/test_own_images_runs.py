@@ -204,3 +204,22 @@ def test_inception_features_use_cached_weights_and_say_so_when_there_are_none(tm
     result = tfgen.load(run).evaluate(num_samples=4, features="inception")
     assert result["inception"]["num_samples"] == 4 and np.isfinite(result["inception"]["fid"])
     assert "samples" not in result
+
+
+def test_a_resume_on_changed_images_is_refused_unless_allowed(tmp_path, capsys):
+    root = class_folders(tmp_path / "pets", 6)
+    out = tfgen.train("cvae", epochs=1, dataset=str(root), batch_size=8, latent_dim=2, out=str(tmp_path / "run"),
+                      verbose=0).path
+    before = (out / "config.json").read_text()
+    resume = ["cvae", "--dataset", str(root), "--out", str(out), "--resume", "--epochs", "2"]
+    write(root / "cat" / "000.png", picture(1, index=3))  # same name, size and classes: other pixels
+    assert cli(*resume) == 2
+    assert f"the data is not what the run in {out} trained on (the same number of images, but other images or " \
+        "labels); resume it with its own data, or pass --allow-changed-data" in capsys.readouterr().err
+    write(root / "dog" / "new.png", picture(1, index=4))
+    assert cli(*resume) == 2
+    assert "(16 training and 3 test images, where it had 15 and 3)" in capsys.readouterr().err
+    assert (out / "config.json").read_text() == before and not (out / "images" / "epoch_0002.png").exists()
+    assert cli(*resume, "--allow-changed-data") == 0
+    assert "as --allow-changed-data asks" in capsys.readouterr().err
+    assert cli(*resume[:-1], "3") == 0  # the fingerprint now recorded is the new data's

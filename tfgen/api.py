@@ -28,14 +28,17 @@ from tfgen.errors import ConfigError
 from tfgen.settings import NAMES
 
 
-def train(model: str, *, resume: bool = False, overwrite: bool = False, verbose: int | None = None,
-          callbacks: Sequence = (), options: dict[str, Any] | None = None, **settings: Any) -> "Run":
+def train(model: str, *, resume: bool = False, overwrite: bool = False, allow_changed_data: bool = False,
+          verbose: int | None = None, callbacks: Sequence = (), options: dict[str, Any] | None = None,
+          **settings: Any) -> "Run":
     """Trains ``model`` and writes its run directory, as ``python train.py MODEL`` does.
 
     Args:
         model: a registered model name (``tfgen.registry.names()``).
         resume: continue the run in ``out`` from its last finished epoch.
         overwrite: delete the run in ``out`` and start afresh.
+        allow_changed_data: resume even when the data's images or labels are
+            not those the run trained on (refused otherwise).
         verbose: Keras's progress output (0 quiet, 1 progress bar, 2 a line per
             epoch); default as on the command line: a bar on a terminal, else lines.
         callbacks: Keras callbacks run each epoch before tfgen's own.
@@ -65,7 +68,10 @@ def train(model: str, *, resume: bool = False, overwrite: bool = False, verbose:
     saved = rundir.RunDir(config.out).config
     if resume and saved.is_file():
         config = config_lib.resumed(config, flags, config_lib.load(saved))
-    training.run(config, resume=resume, overwrite=overwrite, callbacks=callbacks, verbose=verbose)
+    if allow_changed_data and not resume:
+        raise ConfigError("--allow-changed-data applies to --resume only")
+    training.run(config, resume=resume, overwrite=overwrite, allow_changed_data=allow_changed_data,
+                 callbacks=callbacks, verbose=verbose)
     return Run(config.run_dir)
 
 

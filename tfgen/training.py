@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import json
 import shutil
 import sys
 import tempfile
@@ -58,7 +59,7 @@ class Plan:
 
 
 def run(config: RunConfig, resume: bool = False, overwrite: bool = False, dataset: Dataset | None = None,
-        callbacks: Sequence = (), verbose: int | None = None) -> None:
+        callbacks: Sequence = (), verbose: int | None = None, allow_changed_data: bool = False) -> None:
     """Trains ``config.model`` and writes the run directory ``config.out``.
 
     Args:
@@ -68,6 +69,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False, datase
         dataset: data to use instead of loading ``config.dataset``.
         callbacks: Keras callbacks run each epoch before tfgen's own.
         verbose: Keras's progress output; None: a bar on a terminal, else a line per epoch.
+        allow_changed_data: resume even on data other than the run's (its fingerprint in config.json differs).
 
     Raises:
         tfgen.errors.BadInputError: the run directory, the data or a setting cannot be used.
@@ -86,7 +88,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False, datase
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     try:
-        plan = make_plan(config, strategy, task, resume, overwrite, dataset)
+        plan = make_plan(config, strategy, task, resume, overwrite, dataset, allow_changed_data)
         try:
             train(plan, callbacks, verbose)
         finally:
@@ -110,9 +112,10 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False, datase
 
 
 def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume: bool, overwrite: bool,
-              dataset: Dataset | None = None) -> Plan:
-    """Checks the run directory, the epochs and the data (``dataset``: instead of loading ``config.dataset``), then
-    creates the directory this process writes.
+              dataset: Dataset | None = None, allow_changed_data: bool = False) -> Plan:
+    """Checks the run directory, the epochs and the data (``dataset``: instead of loading ``config.dataset``; a
+    resumed run's must be the data it trained on, unless ``allow_changed_data``), then creates the directory this
+    process writes.
 
     Raises:
         tfgen.errors.BadInputError: anything that refuses the run, before anything is written.
@@ -126,6 +129,8 @@ def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume:
         if resuming:  # what cannot be repaired is refused now, before anything is written
             rundir.reconcile(config.run_dir, finished, repair=False)
         config, dataset = prepare(config, dataset)
+        if resuming:
+            same_data(config.run_dir, dataset, allow_changed_data)
         out = workspace(config.run_dir, task, resuming, overwrite)
         rundir.write_config(out, config_doc(config, dataset))
         return Plan(config, dataset, strategy, task, config.run_dir, out, resuming, lock)
@@ -293,6 +298,21 @@ def scorers(config: RunConfig, model, dataset: Dataset) -> list:
     return found
 
 
+def same_data(run_dir: Path, dataset: Dataset, allowed: bool) -> None:
+    """Refuses (or with ``allowed``, warns of) resuming on data whose fingerprint is not the one config.json
+    recorded when the run last started; a run from before fingerprints were recorded is not checked."""
+    saved = json.loads(rundir.RunDir(run_dir).config.read_text()).get("data", {})
+    if saved.get("fingerprint") in (None, classifier_lib.fingerprint(dataset)):
+        return
+    now, then = (len(dataset.x_train), len(dataset.x_test)), (saved.get("num_train"), saved.get("num_test"))
+    what = "the same number of images, but other images or labels" if now == then else \
+        f"{now[0]:,} training and {now[1]:,} test images, where it had {then[0]:,} and {then[1]:,}"
+    if not allowed:
+        raise ConfigError(f"the data is not what the run in {run_dir} trained on ({what}); resume it with its own "
+                          "data, or pass --allow-changed-data to train on with this data")
+    warn(f"resuming {run_dir} on other data than it trained on ({what}), as --allow-changed-data asks")
+
+
 def config_doc(config: RunConfig, dataset: Dataset) -> dict[str, Any]:
     """config.json: the resolved configuration plus the data and versions it ran with."""
     import keras
@@ -302,6 +322,7 @@ def config_doc(config: RunConfig, dataset: Dataset) -> dict[str, Any]:
         "config": config.to_dict(),
         "data": {"dataset": dataset.name, "source": dataset.source,
                  "num_train": len(dataset.x_train), "num_test": len(dataset.x_test),
+                 "fingerprint": classifier_lib.fingerprint(dataset),
                  **({} if dataset.class_names is None else {"class_names": list(dataset.class_names)}),
                  **({"streamed": True} if dataset.streamed else {})},
         "versions": {"tfgen": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,

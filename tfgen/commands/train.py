@@ -18,7 +18,8 @@ from tfgen.settings import SETTINGS
 
 
 def build_parser(prog: str = "train.py") -> argparse.ArgumentParser:
-    """One flag per run setting (``tfgen.settings.SETTINGS``), and ``--list``, ``--resume``, ``--overwrite``."""
+    """One flag per run setting (``tfgen.settings.SETTINGS``), and ``--list``, ``--resume``, ``--overwrite``,
+    ``--allow-changed-data``."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Train a tfgen generative model and write its run directory: images/epoch_NNNN.png, "
@@ -35,6 +36,9 @@ def build_parser(prog: str = "train.py") -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its last finished epoch (may change --epochs)")
     parser.add_argument("--overwrite", action="store_true", help="delete the run in --out and start afresh")
+    parser.add_argument("--allow-changed-data", action="store_true",
+                        help="with --resume: train on even when the data's images or labels are not those the run "
+                        "trained on (refused otherwise)")
     for setting in SETTINGS:
         if setting.name == "options":
             parser.add_argument("--option", action="append", metavar=setting.metavar, help=setting.help)
@@ -83,7 +87,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "train.py", invocation: 
             parser.error(f"unknown model {args.model!r}; choose one of: {', '.join(registry.names())}")
         options = config_lib.parse_options(args.option) if args.option else {}
         settings = {s.name: getattr(args, s.name) for s in SETTINGS if s.name != "options"}
-        tfgen.train(args.model, resume=args.resume, overwrite=args.overwrite, options=options, **settings)
+        tfgen.train(args.model, resume=args.resume, overwrite=args.overwrite,
+                    allow_changed_data=args.allow_changed_data, options=options, **settings)
 
     def resume_hint(multi_worker: bool) -> str | None:
         if not RunDir(out).config.is_file():
