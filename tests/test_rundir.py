@@ -197,6 +197,19 @@ def test_checkpoints_are_found_without_their_index_file(three_epochs, tmp_path, 
 
 
 @pytest.mark.slow  # its fixture trains
+def test_a_resume_with_nothing_to_train_rewrites_the_index_and_removes_a_killed_saves_leftovers(three_epochs, tmp_path,
+                                                                                                 data_dir):
+    out = copy_of(three_epochs, tmp_path)
+    state = out / "checkpoints" / "checkpoint"
+    state.write_text("model_checkpoint_path: {{{")
+    (out / "checkpoints" / "ckpt-4_temp").mkdir()  # what a SIGKILL while epoch 4 was saved leaves
+    (out / "checkpoints" / "ckpt-4_temp" / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"")
+    tfgen.train("cvae", resume=True, **tiny(data_dir, out, epochs=3))
+    assert 'model_checkpoint_path: "ckpt-3"' in state.read_text()
+    assert not (out / "checkpoints" / "ckpt-4_temp").exists()
+
+
+@pytest.mark.slow  # its fixture trains
 def test_a_stopped_run_gets_its_final_outputs_without_training_more(three_epochs, tmp_path, data_dir):
     out = copy_of(three_epochs, tmp_path)
     for name in ("progress.gif", "loss.png"):

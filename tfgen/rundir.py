@@ -394,7 +394,7 @@ class Checkpoints:
     full disk mid-write) falls back to the one before. Checkpoints are found
     by their files (``ckpt-N.index``), not through TensorFlow's index file
     ``checkpoints/checkpoint``, which a crash can leave missing or unreadable;
-    the first save repairs that file.
+    :meth:`tidy` repairs that file when the run is next opened to train.
     """
 
     def __init__(self, directory: Path, model, optimizers: dict | None = None, max_to_keep: int = 2):
@@ -439,6 +439,14 @@ class Checkpoints:
         self.epoch.assign(epoch)
         self.manager.save(checkpoint_number=epoch)
 
+    def tidy(self) -> None:
+        """Readies the folder for writing, when a run is opened to train (even with nothing left to train): removes
+        what a save killed midway left (TensorFlow's ``ckpt-N_temp`` folders) and rewrites a missing, empty or
+        garbled index file from the checkpoints found."""
+        for leftover in self.directory.glob(f"{CHECKPOINT_PREFIX}-*_temp*"):
+            remove(leftover)
+        self.manager = self._manager()
+
     def _manager(self):
         """TensorFlow's CheckpointManager for this folder, its index file first rewritten from the files found."""
         import tensorflow as tf
@@ -453,7 +461,8 @@ class Checkpoints:
                     [Path(p).name for p in found]:
                 # With their times, so that the manager deletes the old ones as it would have (max_to_keep).
                 times = [Path(f"{path}.index").stat().st_mtime for path in found]
-                tf.compat.v1.train.update_checkpoint_state(str(self.directory), found[-1], found,
+                names = [Path(path).name for path in found]  # relative: the run folder may be moved
+                tf.compat.v1.train.update_checkpoint_state(str(self.directory), names[-1], names,
                                                            all_model_checkpoint_timestamps=times,
                                                            last_preserved_timestamp=min(times) - 1)
         return tf.train.CheckpointManager(self.checkpoint, str(self.directory), max_to_keep=self.max_to_keep,

@@ -216,6 +216,7 @@ def train(plan: Plan, callbacks: Sequence = (), verbose: int = 2) -> None:
             initial_epoch = checkpoints.restore(rundir.RunDir(plan.run_dir).checkpoints) if plan.resuming else 0
         except rundir.UnreadableCheckpointError as e:
             raise rundir.RunDirError(f"cannot resume {plan.run_dir}: {e}; start again with --overwrite") from None
+        checkpoints.tidy()
     repairs, redraw = rundir.reconcile(plan.out, initial_epoch) if plan.resuming else ([], [])
     if plan.resuming:
         say(f"resuming {plan.run_dir} after epoch {initial_epoch} of {config.epochs}")
