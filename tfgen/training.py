@@ -303,7 +303,7 @@ def same_data(run_dir: Path, dataset: Dataset, allowed: bool) -> None:
     """Refuses (or with ``allowed``, warns of) resuming on data whose fingerprint is not the one config.json
     recorded when the run last started; a run from before fingerprints were recorded is not checked."""
     saved = json.loads(rundir.RunDir(run_dir).config.read_text()).get("data", {})
-    if saved.get("fingerprint") in (None, classifier_lib.fingerprint(dataset)):
+    if saved.get("fingerprint") in (None, dataset.fingerprint):
         return
     now, then = (len(dataset.x_train), len(dataset.x_test)), (saved.get("num_train"), saved.get("num_test"))
     what = "the same number of images, but other images or labels" if now == then else \
@@ -323,7 +323,7 @@ def config_doc(config: RunConfig, dataset: Dataset) -> dict[str, Any]:
         "config": config.to_dict(),
         "data": {"dataset": dataset.name, "source": dataset.source,
                  "num_train": len(dataset.x_train), "num_test": len(dataset.x_test),
-                 "fingerprint": classifier_lib.fingerprint(dataset),
+                 "fingerprint": dataset.fingerprint,
                  **({} if dataset.class_names is None else {"class_names": list(dataset.class_names)}),
                  **({"streamed": True} if dataset.streamed else {})},
         "versions": {"tfgen": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,

@@ -4,6 +4,9 @@ and the held-out test share of data that brings no test split."""
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
+import os
 
 import numpy as np
 
@@ -46,6 +49,22 @@ class Dataset:
     class_names: tuple[str, ...] | None = None
     modes: np.ndarray | None = None
     mode_std: float | None = None
+
+    @functools.cached_property  # computed once per data set: the resume check, config.json, the classifier cache
+    def fingerprint(self) -> str:
+        """A short hash of the four arrays: what a run trained on (config.json), and whose classifier is cached.
+
+        Streamed images (:class:`ImageFiles`) are hashed by their file names,
+        sizes and modification times, and the shape they are decoded to.
+        """
+        digest = hashlib.sha256()
+        for array in (self.x_train, self.y_train, self.x_test, self.y_test):
+            if isinstance(array, ImageFiles):
+                stats = [(p, s.st_size, s.st_mtime_ns) for p, s in ((p, os.stat(p)) for p in array.paths)]
+                digest.update(repr((stats, array.shape, array.size)).encode())
+            else:
+                digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()[:12]
 
     @property
     def image_shape(self) -> tuple[int, ...]:
