@@ -8,26 +8,20 @@ TensorFlow kernel, or normal-looking output for NaN input.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import numpy as np
 
 from tfgen.errors import ConfigError
+from tfgen.settings import MAX_SEED
+from tfgen.values import as_type
 
 MAX_OUTPUT_BYTES = 4 * 2**30  # one call's float32 output; more is refused with the count that fits (call in parts)
-MAX_SEED = 2**32 - 1  # the --seed setting's range
 
 
 def _integer(value: Any) -> int | None:
-    """``value`` as a Python int when it is a whole number (not a bool), else None."""
-    if isinstance(value, (bool, np.bool_)):
-        return None
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
-        return int(value)
-    return None
+    """``value`` as a Python int when it is a whole number (not a bool; a NumPy scalar as its Python value)."""
+    return as_type(value.item() if isinstance(value, np.generic) else value, int)
 
 
 def count(n: Any, what: str, item_shape: Sequence[int]) -> int:

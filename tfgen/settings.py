@@ -28,6 +28,7 @@ MAX_LATENT_DIM = 10_000  # larger codes than this are a typo: the networks alone
 MAX_IMAGE_SIDE = 4096
 MAX_EPOCHS = 1_000_000  # a run's epochs (and --eval-every's): more is a typo, and would overflow the epoch counters
 MAX_BATCH = 1_048_576
+MAX_SEED = 2**32 - 1
 
 
 class ImageSize(NamedTuple):
@@ -154,7 +155,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("out", str, "", help="run directory (default: runs/MODEL)", optional=False, metavar="DIR",
             resumable=True, check=lambda v: _utf8(v) if v else "must name a directory"),
     Setting("seed", int, 0, help="random seed (default: 0)", optional=False, metavar="N",
-            check=lambda v: None if 0 <= v < 2**32 else f"must be an integer from 0 to {2**32 - 1}; got {v}"),
+            check=lambda v: None if 0 <= v <= MAX_SEED else f"must be an integer from 0 to {MAX_SEED}; got {v}"),
     Setting("jit_compile", bool, False, optional=False, resumable=True,
             help="compile the training and test steps with XLA (default: per model, on where it measured faster; "
             "--list shows which)"),

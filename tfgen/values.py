@@ -38,7 +38,7 @@ class Value:
 
     def validate(self, value: Any) -> Any:
         """``value`` as the type (a string parsed first), or the error :meth:`refused` makes."""
-        typed = _as_type(_parsed(value, self.type) if isinstance(value, str) else value, self.type)
+        typed = as_type(_parsed(value, self.type) if isinstance(value, str) else value, self.type)
         if typed is None:
             raise self.refused(value, "type")
         if self.choices is not None and typed not in self.choices:
@@ -67,7 +67,7 @@ def _parsed(text: str, kind: type) -> Any:
     return text
 
 
-def _as_type(value: Any, kind: type) -> Any:
+def as_type(value: Any, kind: type) -> Any:
     """``value`` as ``kind`` (a whole float as an int, an int as a float; never a bool as a number), or None."""
     if kind in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
