@@ -14,7 +14,7 @@ from tfgen.errors import TrainingStopped
 from tfgen.commands import main
 from tfgen.commands.train import build_parser
 
-from conftest import REPO, TRAIN_PY, make_run, run_train, train_env
+from conftest import REPO, TRAIN_PY, class_folders, make_run, run_train, train_env
 
 ALL = ", ".join(registry.names())
 
@@ -354,3 +354,22 @@ def test_a_bad_value_in_config_json_is_named_as_the_files(tmp_path, data_dir, ca
     err = capsys.readouterr().err
     assert f"the run configuration {out / 'config.json'} holds a value that is not allowed" in err
     assert "it was edited or damaged" in err
+
+
+@pytest.mark.parametrize("args, memory, message", [
+    (["vae", "--image-size", "4096"], None, "vae on 4096x4096x3 images has 51,590,241,380 weights and needs at least "),
+    (["cvae", "--option", "filters=64"], 2**20, "; this machine has 0.0 GiB: lower --image-size, --batch-size, "
+                                                 "--option filters (now 64)"),
+])
+def test_a_network_too_large_for_the_machine_is_refused_before_anything_is_written(tmp_path, capsys, monkeypatch,
+                                                                                   args, memory, message):
+    from tfgen import footprint
+
+    if memory:
+        monkeypatch.setattr(footprint, "machine_bytes", lambda: memory)
+    out = tmp_path / "run"
+    data = class_folders(tmp_path / "pictures", per_class=2)
+    assert cli(*args, "--dataset", str(data), "--out", str(out), "--epochs", "1") == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()

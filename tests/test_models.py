@@ -249,3 +249,17 @@ def test_an_integer_option_must_have_an_upper_bound():
 
     with pytest.raises(TypeError, match=r"Wide.__init__ argument 'width' is an integer: bound it"):
         options.of(Wide)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_the_memory_estimate_counts_the_weights_the_model_trains(name):
+    from tfgen import config, footprint
+
+    cfg = config.resolve(name, {})
+    if not registry.get(name).has("points"):
+        cfg = cfg.with_data((28, 28, 3), 3)
+    size = footprint.estimate(cfg)
+    model = cfg.make_model()
+    assert size.parameters == sum(int(np.prod(v.shape)) for v in model.trainable_variables) > 0
+    assert size.activations_per_image >= np.prod(cfg.image_shape or (2,))  # at least one layer outputs an image
+    assert size.training_bytes(10) > size.training_bytes(1) > 16 * size.parameters

@@ -26,7 +26,7 @@ from tfgen import classifier as classifier_lib
 from tfgen.data import Dataset, InputRange, to_float
 from tfgen.data.prepare import pipelines as data_pipelines
 from tfgen.data.prepare import prepare
-from tfgen import distribute, precision, rundir
+from tfgen import distribute, footprint, precision, rundir
 from tfgen.config import ConfigError, RunConfig
 from tfgen.errors import ClusterLostError, DiskFullError, NonFiniteLossError, TrainingStopped, warn
 from tfgen.version import __version__
@@ -131,6 +131,7 @@ def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume:
         config, dataset = prepare(config, dataset)
         if resuming:
             same_data(config.run_dir, dataset, allow_changed_data)
+        check_fits(config, -(-min(config.batch_size, len(dataset.x_train)) // strategy.num_replicas_in_sync))
         out = workspace(config.run_dir, task, resuming, overwrite)
         rundir.write_config(out, config_doc(config, dataset))
         return Plan(config, dataset, strategy, task, config.run_dir, out, resuming, lock)
@@ -138,6 +139,24 @@ def make_plan(config: RunConfig, strategy, task: distribute.Task | None, resume:
         if lock:
             lock.release(refused=True)
         raise
+
+
+def check_fits(config: RunConfig, batch: int) -> None:
+    """Refuses a model whose training at ``batch`` images a step (each replica's) cannot fit in this machine's
+    memory, estimated without allocating it.
+
+    Raises:
+        ConfigError: naming the model's size, what it needs and what the machine has.
+    """
+    size = footprint.estimate(config)
+    need, have = size.training_bytes(batch), footprint.machine_bytes()
+    if need > have:
+        shape = "" if config.image_shape is None else f" on {'x'.join(map(str, config.image_shape))} images"
+        sizes = [f"--option {name} (now {value})" for name, value in config.options.items()
+                 if isinstance(value, int) and not isinstance(value, bool)]
+        raise ConfigError(f"{config.model}{shape} has {size.parameters:,} weights and needs at least "
+                          f"{need / 2**30:,.1f} GiB to train on batches of {batch}; this machine has "
+                          f"{have / 2**30:,.1f} GiB: lower " + ", ".join(["--image-size", "--batch-size", *sizes]))
 
 
 def claim(run_dir: Path, task: distribute.Task | None, resume: bool,
