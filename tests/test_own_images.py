@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -236,3 +238,24 @@ def test_an_in_memory_limit_that_is_not_a_finite_size_is_refused(tmp_path, monke
     with pytest.raises(DataError, match=rf"\$TFGEN_IN_MEMORY_MB='{value}' is not a number of MiB \(a finite number, "
                                         r"0 or more\)"):
         data.load(str(tmp_path))
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda f: f.unlink(), "No such file or directory"),
+    (lambda f: f.write_bytes(f.read_bytes()[:30]), "cannot identify image file"),
+    (lambda f: write(f, picture(0, size=(10, 10))), "it is now 10x10x3, not 8x8x3 as when the run began"),
+])
+def test_a_streamed_file_that_changed_is_named_with_what_changed(tmp_path, monkeypatch, change, reason):
+    from tfgen.errors import DataChangedError
+
+    class_folders(tmp_path, 10)
+    monkeypatch.setenv(IN_MEMORY_ENV, "0.001")
+    ds = data.load(str(tmp_path))
+    victim = ds.x_train.paths[3]
+    change(Path(victim))
+    ds.x_train[:3]  # the other files still read
+    with pytest.raises(DataChangedError, match=f"^the image file {re.escape(victim)} changed while the run read it: "
+                                               f"{reason}$"):
+        ds.x_train[:5]
+    assert ds.read_failure.path == victim  # found by training, where tf.data hides the exception
+    assert [f.path for f in ds.x_train.failures] == [victim] and not ds.x_test.failures

@@ -223,3 +223,34 @@ def test_a_resume_on_changed_images_is_refused_unless_allowed(tmp_path, capsys):
     assert cli(*resume, "--allow-changed-data") == 0
     assert "as --allow-changed-data asks" in capsys.readouterr().err
     assert cli(*resume[:-1], "3") == 0  # the fingerprint now recorded is the new data's
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("change", ["delete", "truncate", "resize"])
+def test_a_streamed_file_that_changes_during_training_ends_the_run_in_one_line(tmp_path, change):
+    import subprocess
+    import time
+
+    from conftest import TRAIN_PY, train_env
+
+    folder = class_folders(tmp_path / "pics", 40, size=(16, 16))
+    out = tmp_path / "run"
+    stderr = tmp_path / "stderr"
+    args = ["vae", "--dataset", folder, "--out", out, "--epochs", "10000", "--batch-size", "16", "--latent-dim", "2"]
+    with open(stderr, "w") as err:
+        process = subprocess.Popen([*TRAIN_PY, *map(str, args)], env=train_env(**{IN_MEMORY_ENV: "0.001"}),
+                                   stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        while not (out / "images" / "epoch_0001.png").exists() and process.poll() is None:
+            time.sleep(0.05)
+        for f in sorted(folder.rglob("*.png")):
+            {"delete": f.unlink, "truncate": lambda: f.write_bytes(b"\x89PNG"),
+             "resize": lambda: write(f, picture(0, size=(20, 20)))}[change]()
+        status = process.wait(timeout=120)  # it must end, however tf.data failed
+    finally:
+        process.kill()
+    lines = [line for line in stderr.read_text().splitlines() if line.strip()]
+    assert status == 1
+    assert lines[-1].startswith(f"tfgen: error: the image file {folder}")
+    assert "changed while the run read it" in lines[-1] and f"--out {out} --resume" in lines[-1]
+    assert "Traceback" not in stderr.read_text()

@@ -7,8 +7,9 @@
 - :class:`NonFiniteLossError`: training produced a NaN or infinite loss. Exit status 1.
 - :class:`ClusterLostError`: another worker of a multi-worker cluster stopped. Exit status 1.
 - :class:`DiskFullError`: the disk filled up while the run was written. Exit status 1.
+- :class:`DataChangedError`: a streamed image file changed while it was read. Exit status 1.
 
-The last three carry what a caller needs to say how to go on (the newest
+The last four carry what a caller needs to say how to go on (the newest
 checkpoint kept).
 """
 
@@ -73,3 +74,16 @@ class DiskFullError(TfgenError, OSError):
 def warn(message: str) -> None:
     """Prints one warning line on stderr: the one way tfgen warns."""
     print(f"tfgen: warning: {message}", file=sys.stderr, flush=True)
+
+
+class DataChangedError(TfgenError, RuntimeError):
+    """An image file read from disk as training goes (a streamed folder) was deleted, damaged or resized meanwhile.
+
+    Attributes:
+        path: the file.
+        checkpoint: the newest checkpoint kept, or None when no epoch had finished.
+    """
+
+    def __init__(self, path, reason, checkpoint: str | None = None):
+        super().__init__(f"the image file {path} changed while the run read it: {reason}")
+        self.path, self.checkpoint = path, checkpoint

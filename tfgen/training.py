@@ -210,6 +210,7 @@ def train(plan: Plan, callbacks: Sequence = (), verbose: int = 2) -> None:
     line per epoch), and tfgen's progress lines are printed unless it is 0.
     """
     import keras
+    import tensorflow as tf
 
     from tfgen import callbacks as cb
 
@@ -263,6 +264,12 @@ def train(plan: Plan, callbacks: Sequence = (), verbose: int = 2) -> None:
         if isinstance(e, TrainingStopped):
             e.multi_worker = plan.task is not None
         raise
+    except tf.errors.OpError:  # a streamed file that failed reaches us inside TensorFlow's error: raise it as it is
+        failure = dataset.read_failure
+        if failure is None:
+            raise
+        failure.checkpoint = rundir.Checkpoints.latest(rundir.RunDir(plan.run_dir).checkpoints)
+        raise failure from None
     say(f"finished {config.epochs} epochs; outputs in {plan.run_dir}")
 
 

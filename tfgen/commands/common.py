@@ -7,7 +7,8 @@ import os
 import sys
 from typing import Callable
 
-from tfgen.errors import BadInputError, ClusterLostError, DiskFullError, NonFiniteLossError, TrainingStopped
+from tfgen.errors import (BadInputError, ClusterLostError, DataChangedError, DiskFullError, NonFiniteLossError,
+                          TrainingStopped)
 
 BAD_INPUT = 2
 
@@ -46,6 +47,14 @@ def report(action: Callable[[], object], resume_hint: Callable[[bool], str | Non
     except DiskFullError as e:
         hint = resume_hint(False) if resume_hint else None
         error(f"{e}; free some space, then " + (f"continue with: {hint}" if hint else "run the command again"))
+        return 1
+    except DataChangedError as e:
+        kept = f"the last finished epoch's checkpoint {e.checkpoint} is kept" if e.checkpoint else \
+            "no epoch had finished"
+        hint = resume_hint(False) if resume_hint else None
+        error(f"{e}; {kept}. Put the file back as it was" + (f", then continue with: {hint} (add "
+                                                             "--allow-changed-data to train on the data as it is now)"
+                                                             if hint else ""))
         return 1
     except ClusterLostError as e:
         error(f"{e}; its output says why. Once training has started, continue with the same command and --resume "

@@ -10,8 +10,8 @@ import os
 
 import numpy as np
 
-from tfgen.data.decode import read_image
-from tfgen.errors import BadInputError, warn
+from tfgen.data.decode import read_image, unreadable
+from tfgen.errors import BadInputError, DataChangedError, warn
 
 TEST_FRACTION = 0.1  # the test share held out of a data set that brings no test split
 
@@ -76,6 +76,11 @@ class Dataset:
         """Whether the images are read from disk as they are needed rather than held in memory."""
         return isinstance(self.x_train, ImageFiles)
 
+    @property
+    def read_failure(self) -> DataChangedError | None:
+        """The first streamed image file that could not be read, if any."""
+        return next((f for x in (self.x_train, self.x_test) if isinstance(x, ImageFiles) for f in x.failures), None)
+
     def take_train(self, n: int | None) -> "Dataset":
         """The first ``n`` training images (all of them if ``n`` is None or too large, with a warning)."""
         if n is None or n == len(self.x_train):
@@ -104,6 +109,9 @@ class ImageFiles:
     paths: tuple[str, ...]
     size: tuple[int, int] | None
     shape: tuple[int, int, int, int]
+    # Each file that failed, as raised. tf.data turns what its readers raise into a TensorFlow error whose
+    # message is a traceback; training finds the failure here and raises it as it was.
+    failures: list[DataChangedError] = dataclasses.field(default_factory=list, compare=False, repr=False)
     dtype = np.dtype(np.uint8)
     ndim = 4
 
@@ -122,12 +130,30 @@ class ImageFiles:
         return dataclasses.replace(self, paths=paths, shape=(len(paths), *self.shape[1:]))
 
     def read(self, indices) -> np.ndarray:
-        """The images at ``indices``, decoded, as one uint8 array."""
+        """The images at ``indices``, decoded, as one uint8 array.
+
+        Raises:
+            DataChangedError: a file can no longer be decoded to this split's shape (also kept in ``failures``).
+        """
         indices = np.atleast_1d(np.asarray(indices))
         out = np.empty((len(indices), *self.shape[1:]), np.uint8)
         for row, i in enumerate(indices):
-            out[row] = read_image(self.paths[int(i)], self.shape[3], self.size)
+            path = self.paths[int(i)]
+            try:
+                image = read_image(path, self.shape[3], self.size)
+            except unreadable() as e:  # the reason without the path, which the message names first
+                reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e).replace(f" '{path}'", "")
+                raise self.failed(path, reason or type(e).__name__) from None
+            if image.shape != out.shape[1:]:
+                raise self.failed(path, f"it is now {'x'.join(map(str, image.shape))}, not "
+                                        f"{'x'.join(map(str, out.shape[1:]))} as when the run began")
+            out[row] = image
         return out
+
+    def failed(self, path: str, reason: str) -> DataChangedError:
+        error = DataChangedError(path, reason)
+        self.failures.append(error)
+        return error
 
 
 def held_out(labels: np.ndarray, fraction: float, source) -> np.ndarray:

@@ -9,6 +9,14 @@ import numpy as np
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")  # PIL modes without colour
 
 
+def unreadable() -> tuple[type[Exception], ...]:
+    """What PIL raises for a file it cannot decode (UnidentifiedImageError is an OSError), a decompression bomb
+    included."""
+    from PIL import Image
+
+    return (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
 def conform_image(image, channels: int, size: tuple[int, int] | None):
     """A PIL image converted to grey (``L``) or ``RGB`` (alpha dropped) and resized bilinearly to ``size`` (H, W).
 

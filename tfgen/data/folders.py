@@ -10,6 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from tfgen.data.dataset import TEST_FRACTION, DataError, Dataset, ImageFiles, held_out
+from tfgen.data import decode
 from tfgen.data.decode import GREY_MODES, read_image
 from tfgen.errors import warn
 
@@ -59,7 +60,7 @@ def load_folder(root: Path, image_size: Sequence[int] | None = None, channels: i
     """
     from PIL import Image
 
-    unreadable = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)  # UnidentifiedImageError: OSError
+    unreadable = decode.unreadable()
 
     if (root / "train").is_dir() and (root / "test").is_dir():
         train_files, train_labels, names = _listing(root / "train", None)
