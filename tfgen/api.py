@@ -57,6 +57,7 @@ def train(model: str, *, resume: bool = False, overwrite: bool = False, allow_ch
         tfgen.errors.TrainingStopped: SIGINT or SIGTERM stopped training.
         tfgen.errors.NonFiniteLossError: the loss became NaN or infinite.
         tfgen.errors.ClusterLostError: another worker of a multi-worker run stopped.
+        tfgen.errors.DataChangedError: an image file of a streamed folder changed while it was read.
     """
     flags = {key: settings.pop(key, None) for key in NAMES if key != "options"}
     given = dict(options or {})
