@@ -357,7 +357,7 @@ def test_a_bad_value_in_config_json_is_named_as_the_files(tmp_path, data_dir, ca
 
 
 @pytest.mark.parametrize("args, memory, message", [
-    (["vae", "--image-size", "4096"], None, "vae on 4096x4096x3 images has 51,590,241,380 weights and needs at least "),
+    (["vae", "--image-size", "2048"], None, "vae on 2048x2048x3 images has 12,897,786,980 weights and needs at least "),
     (["cvae", "--option", "filters=64"], 2**20, "; this machine has 0.0 GiB: lower --image-size, --batch-size, "
                                                  "--option filters (now 64)"),
 ])
