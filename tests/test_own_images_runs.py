@@ -226,8 +226,9 @@ def test_a_resume_on_changed_images_is_refused_unless_allowed(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("change", ["delete", "truncate", "resize"])
-def test_a_streamed_file_that_changes_during_training_ends_the_run_in_one_line(tmp_path, change):
+def test_a_streamed_file_that_changes_during_training_ends_the_run_in_one_line(tmp_path):
+    """Resized files: the case that once hung. Deleted and truncated files take the same way (tests/test_own_images.py
+    checks each one's message)."""
     import subprocess
     import time
 
@@ -244,8 +245,7 @@ def test_a_streamed_file_that_changes_during_training_ends_the_run_in_one_line(t
         while not (out / "images" / "epoch_0001.png").exists() and process.poll() is None:
             time.sleep(0.05)
         for f in sorted(folder.rglob("*.png")):
-            {"delete": f.unlink, "truncate": lambda: f.write_bytes(b"\x89PNG"),
-             "resize": lambda: write(f, picture(0, size=(20, 20)))}[change]()
+            write(f, picture(0, size=(20, 20)))
         status = process.wait(timeout=120)  # it must end, however tf.data failed
     finally:
         process.kill()
