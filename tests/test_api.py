@@ -207,3 +207,13 @@ def test_a_model_whose_option_is_named_as_a_setting_is_refused_at_registration()
 
     with pytest.raises(TypeError, match="model 'test_api' has an option named 'epochs', which is a run setting"):
         register(Clash)
+
+
+def test_the_library_prints_no_tensorflow_start_up_lines(tmp_path, data_dir):
+    """A notebook user sees only tfgen's own lines (the commands were quiet already)."""
+    run = make_run(tmp_path / "run", "cvae", data_dir=str(data_dir))
+    env = {k: v for k, v in train_env().items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    code = f"import tfgen; print(tfgen.load({str(run)!r}).sample(2).shape)"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout == "(2, 28, 28, 1)\n"
+    assert result.stderr == ""

@@ -311,8 +311,7 @@ def test_ctrl_c_before_the_run_started_says_there_is_nothing_to_resume(tmp_path,
     def interrupted():
         raise KeyboardInterrupt  # as Ctrl-C while TensorFlow loads
 
-    monkeypatch.setattr(common, "quiet_tensorflow", interrupted)
-    monkeypatch.setattr("tfgen.commands.train.quiet_tensorflow", interrupted)
+    monkeypatch.setattr(common, "load_tensorflow", interrupted)
     assert cli("cvae", "--out", str(tmp_path / "run")) == 130
     err = capsys.readouterr().err
     assert "interrupted; the run had not started, and nothing of it was written" in err
@@ -373,3 +372,20 @@ def test_a_network_too_large_for_the_machine_is_refused_before_anything_is_writt
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command, module", [(["train.py", "--list"], "tensorflow"),
+                                             (["-m", "tfgen", "explore", "samples", "runs/x"], "imageio")])
+def test_a_python_without_the_dependencies_gets_one_line_saying_which_python_to_use(command, module):
+    """As when the README's commands are typed with a Python outside tfgen's environment."""
+    hide = f"import sys, runpy; sys.modules[{module!r}] = None; "  # what import finds in a Python without it
+    run = ["-c", hide + (f"sys.argv = {command}; runpy.run_path('train.py', run_name='__main__')"
+                         if command[0] == "train.py" else
+                         f"sys.argv = ['tfgen', *{command[2:]}]; runpy.run_module('tfgen', run_name='__main__')")]
+    result = subprocess.run([TRAIN_PY[0], *run], cwd=REPO, env=train_env(), capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"tfgen: error: this Python ({TRAIN_PY[0]}) has no module {module!r}, which tfgen needs: run tfgen with the "
+        "Python of the environment it was installed into (.venv/bin/python, or `. .venv/bin/activate` first), or "
+        "install tfgen into this one (pip install -e . in the clone)"]

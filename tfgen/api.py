@@ -22,6 +22,7 @@ import numpy as np
 
 from tfgen import config as config_lib
 from tfgen import inputs, latent, rundir, training
+from tfgen.backend import load_tensorflow
 from tfgen.data import Dataset, from_unit, to_float
 from tfgen.data.prepare import load_for
 from tfgen.errors import ConfigError
@@ -59,6 +60,7 @@ def train(model: str, *, resume: bool = False, overwrite: bool = False, allow_ch
         tfgen.errors.ClusterLostError: another worker of a multi-worker run stopped.
         tfgen.errors.DataChangedError: an image file of a streamed folder changed while it was read.
     """
+    load_tensorflow()
     flags = {key: settings.pop(key, None) for key in NAMES if key != "options"}
     given = dict(options or {})
     twice = sorted(set(given) & set(settings))
@@ -105,6 +107,7 @@ class Run:
     """
 
     def __init__(self, path: str | Path, data_dir: str | None = None):
+        load_tensorflow()
         self.path = Path(path)
         self._data_dir = data_dir
 

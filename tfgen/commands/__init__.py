@@ -7,26 +7,29 @@ statuses (:mod:`tfgen.commands.common`). The library never imports them.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Sequence
+
+from tfgen.backend import missing
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``tfgen [train] MODEL ...``, ``tfgen evaluate ...``, ``tfgen explore ...``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["explore"]:
-        from tfgen.commands import explore
+    name = argv[0] if argv[:1] in (["explore"], ["evaluate"]) else "train"
+    try:
+        command = importlib.import_module(f"tfgen.commands.{name}")
+    except ModuleNotFoundError as e:  # a Python without tfgen's dependencies: one line, not a traceback
+        from tfgen.commands.common import error  # imports only what every Python has
 
-        return explore.main(argv[1:])
-    if argv[:1] == ["evaluate"]:
-        from tfgen.commands import evaluate
-
-        return evaluate.main(argv[1:])
-    from tfgen.commands import train
-
+        error(str(missing(e)))
+        return 1
+    if name != "train":
+        return command.main(argv[1:])
     prog, invocation = invoked_as(sys.argv[0])
-    return train.main(argv[1:] if argv[:1] == ["train"] else argv, prog, invocation)
+    return command.main(argv[1:] if argv[:1] == ["train"] else argv, prog, invocation)
 
 
 def invoked_as(program: str) -> tuple[str, str]:

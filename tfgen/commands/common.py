@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Callable
 
+from tfgen.backend import load_tensorflow, missing
 from tfgen.errors import (BadInputError, ClusterLostError, DataChangedError, DiskFullError, NonFiniteLossError,
                           TrainingStopped)
 
@@ -34,6 +34,7 @@ def report(action: Callable[[], object], resume_hint: Callable[[bool], str | Non
     is printed once, however the run stopped.
     """
     try:
+        load_tensorflow()  # quietly, before the action's imports would load it noisily
         action()
         return 0
     except BadInputError as e:
@@ -66,6 +67,9 @@ def report(action: Callable[[], object], resume_hint: Callable[[bool], str | Non
         print(f"\ntfgen: {e}: the epoch is redone on resume; {kept}. Continue with: {resume_hint(e.multi_worker)}",
               file=sys.stderr, flush=True)
         return 128 + e.signum
+    except ModuleNotFoundError as e:  # run with a Python that lacks tfgen's dependencies
+        error(str(missing(e)))
+        return 1
     except KeyboardInterrupt:  # a second Ctrl-C, or one outside the training loop
         if resume_hint is None:
             raise
@@ -74,28 +78,3 @@ def report(action: Callable[[], object], resume_hint: Callable[[bool], str | Non
                                           "the run had not started, and nothing of it was written"),
               file=sys.stderr, flush=True)
         return 130
-
-
-def quiet_tensorflow() -> None:
-    """Loads TensorFlow and its devices without its C++ start-up logs, unless the user set TF_CPP_MIN_LOG_LEVEL.
-
-    TensorFlow 2.21 writes them (oneDNN notices, a CUDA error on machines
-    without a GPU, ...) straight to the process's stderr before its log level
-    applies, so they would come before every message of a command: stderr's file
-    descriptor points at /dev/null while TensorFlow loads. Python exceptions
-    are not affected.
-    """
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
-        return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow as tf
-
-        tf.config.list_logical_devices()  # initialises the devices, which logs too
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)

@@ -16,7 +16,7 @@ from typing import Sequence
 import tfgen
 from tfgen import classifier as classifier_lib
 from tfgen import data as data_lib
-from tfgen.commands.common import positive, quiet_tensorflow, report
+from tfgen.commands.common import positive, report
 from tfgen.files import write_text
 from tfgen.rundir import RunDir
 
@@ -85,7 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command; returns the exit status (2 for bad input)."""
     args = build_parser().parse_args(argv)
-    quiet_tensorflow()
 
     def train_classifier() -> None:
         dataset = data_lib.load(args.dataset, args.data_dir)

@@ -19,7 +19,7 @@ import numpy as np
 import tfgen
 from tfgen import images, latent
 from tfgen.api import Run
-from tfgen.commands.common import positive, quiet_tensorflow, report
+from tfgen.commands.common import positive, report
 from tfgen.data import to_float
 from tfgen.errors import BadInputError
 from tfgen.rundir import RunDir
@@ -219,5 +219,4 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one explore command; returns the exit status (2 for bad input)."""
     args = build_parser().parse_args(argv)
-    quiet_tensorflow()
     return report(lambda: HANDLERS[args.command](tfgen.load(args.run_dir, args.data_dir), args))

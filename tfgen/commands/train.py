@@ -13,7 +13,7 @@ from tfgen import config as config_lib
 from tfgen import options as options_lib
 from tfgen import registry
 from tfgen.rundir import RunDir
-from tfgen.commands.common import quiet_tensorflow, report
+from tfgen.commands.common import report
 from tfgen.settings import SETTINGS
 
 
@@ -77,7 +77,6 @@ def main(argv: Sequence[str] | None = None, prog: str = "train.py", invocation: 
     out = args.out or os.path.join("runs", args.model or "")
 
     def train() -> None:
-        quiet_tensorflow()  # the models, which --list and the checks below read, import it
         if args.list:
             print(describe_models())
             return
