@@ -163,7 +163,7 @@ def test_preview_is_fixed_by_the_seed(name):
     rows, cols = model.grid_shape
     assert a["z"].shape == (rows * cols, 8)
     if model.has("conditional"):  # one row per digit, the same codes in every row
-        assert a["labels"].tolist() == [d for d in range(10) for _ in range(cols)]
+        assert a["labels"].tolist() == [d for d in range(10) for _ in range(cols)]  # 10 classes: 10 rows
         np.testing.assert_array_equal(a["z"][:cols], a["z"][cols : 2 * cols])
 
 
@@ -263,3 +263,25 @@ def test_the_memory_estimate_counts_the_weights_the_model_trains(name):
     assert size.parameters == sum(int(np.prod(v.shape)) for v in model.trainable_variables) > 0
     assert size.activations_per_image >= np.prod(cfg.image_shape or (2,))  # at least one layer outputs an image
     assert size.training_bytes(10) > size.training_bytes(1) > 16 * size.parameters
+
+
+@pytest.mark.parametrize("classes, rows", [(2, 2), (30, 20)])
+def test_a_conditional_preview_has_one_labelled_row_per_class_up_to_the_bound(classes, rows):
+    from tfgen import images
+
+    model = registry.get("cgan")(latent_dim=4, learning_rate=1e-3, seed=1, image_shape=(28, 28, 1),
+                                 num_classes=classes)
+    inputs = model.preview_inputs(7, None)
+    cols = model.grid_shape[1]
+    assert inputs["labels"].tolist() == [c for c in range(rows) for _ in range(cols)]
+    plain = model.preview(inputs, epoch=1)
+    names = [f"class {c}" for c in range(classes)]
+    labelled = model.preview(inputs, epoch=1, row_labels=names)
+    assert plain.shape == (3 * (rows * 30 + 2), 3 * (cols * 30 + 2))  # 28-pixel images enlarged 3 times
+    assert labelled.shape[0] == plain.shape[0] and labelled.shape[1] > plain.shape[1]
+    np.testing.assert_array_equal(labelled[:, -plain.shape[1]:], plain)  # the names are a column on the left
+    left = labelled[:, : labelled.shape[1] - plain.shape[1]]
+    for r in range(rows):  # each row's name is drawn beside it, and nowhere else
+        band = left[3 * (2 + r * 30): 3 * (2 + r * 30 + 28)]
+        assert (band < 128).any()
+    assert images.tile(np.zeros((2, 28, 28, 1)), 2, 1, row_labels=["a", "b"]).shape[0] == 3 * 62

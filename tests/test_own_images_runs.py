@@ -127,6 +127,8 @@ def test_a_colour_class_folder_trains_exports_evaluates_and_explores(tmp_path, c
     assert doc["data"]["class_names"] == ["cat", "dog", "fox"] and doc["config"]["image_shape"] == [16, 12, 3]
     grid = iio.imread(out / "images" / "epoch_0001.png")
     assert grid.ndim == 3 and grid.shape[2] == 3  # RGB
+    assert grid.shape[0] == 6 * (3 * (16 + 2) + 2)  # a row per class, each image enlarged 6 times (to 96 pixels)
+    assert grid.shape[1] > 6 * (10 * (12 + 2) + 2)  # and a column of class names
     generate = tf.saved_model.load(str(out / "saved_model")).signatures["generate"]
     assert generate.structured_outputs["images"].shape.as_list() == [None, 16, 12, 3]
     images = generate(z=tf.zeros((2, 100)), label=tf.constant([0, 2]))["images"]

@@ -140,7 +140,14 @@ class Run:
         return self._doc.get("data", {}).get("dataset", self.settings.dataset)
 
     @property
+    def class_names(self) -> list[str]:
+        """Each class's name, label 0 first: the class folders the run trained on, else the label numbers."""
+        names = self._doc.get("data", {}).get("class_names")
+        return list(names) if names else [str(i) for i in range(self.settings.num_classes or 0)]
+
+    @property
     def data_dir(self) -> str | None:
+        """Where the run's data is read from: the ``data_dir`` given to ``load``, else the run's ``--data-dir``."""
         return self._data_dir if self._data_dir is not None else self.settings.data_dir
 
     def dataset(self) -> Dataset:

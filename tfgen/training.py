@@ -301,8 +301,12 @@ def cluster_role(plan: Plan) -> str:
 
 
 def picture(config: RunConfig, model, dataset: Dataset):
-    """The per-epoch picture: the model's ``preview`` of inputs fixed once from the run's seed."""
+    """The per-epoch picture: the model's ``preview`` of inputs fixed once from the run's seed, a conditional
+    model's rows labelled with the class names."""
     inputs = model.preview_inputs(config.seed, dataset.x_test)
+    if model.has("conditional"):
+        names = dataset.label_names
+        return lambda model, epoch: model.preview(inputs, epoch, row_labels=names)
     return lambda model, epoch: model.preview(inputs, epoch)
 
 

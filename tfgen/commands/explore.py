@@ -159,9 +159,10 @@ def compare(run: Run, args: argparse.Namespace) -> None:
 
 
 def conditional_grid(run: Run, args: argparse.Namespace) -> None:
-    """Conditional models: one row per class, one column per code z."""
+    """Conditional models: one row per class, labelled with its name, one column per code z."""
     grid = run.class_grid(args.columns, args.seed)
-    save(output(run, "conditional_grid.png"), images.tile(grid, run.model.num_classes, args.columns))
+    save(output(run, "conditional_grid.png"),
+         images.tile(grid, run.model.num_classes, args.columns, row_labels=run.class_names))
 
 
 HANDLERS = {"interpolate": interpolate, "retrieve": retrieve, "latent-map": latent_map,

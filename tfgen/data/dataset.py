@@ -72,6 +72,11 @@ class Dataset:
         return tuple(int(d) for d in self.x_train.shape[1:])
 
     @property
+    def label_names(self) -> list[str]:
+        """Each class's name: a folder's class folder names, else the label numbers ("0", "1", ...)."""
+        return list(self.class_names or map(str, range(self.num_classes)))
+
+    @property
     def streamed(self) -> bool:
         """Whether the images are read from disk as they are needed rather than held in memory."""
         return isinstance(self.x_train, ImageFiles)

@@ -17,7 +17,7 @@ here). The contract, declared once and queried one way:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, ClassVar, Literal, get_args
+from typing import Any, Callable, ClassVar, Literal, Sequence, get_args
 
 import keras
 import numpy as np
@@ -28,6 +28,9 @@ from tfgen.data.convert import InputRange
 from tfgen.distribute import in_multi_worker_mode
 from tfgen.errors import ConfigError
 from tfgen.losses import minimax_discriminator_loss, non_saturating_generator_loss
+
+# A conditional model's per-epoch grid has a row per class, for at most this many classes (the first ones).
+MAX_CLASS_ROWS = 20
 
 LABEL_SPEC = tf.TensorSpec([None], tf.int32, name="label")
 
@@ -193,21 +196,25 @@ class GenerativeModel(keras.Model):
     def preview_inputs(self, seed: int, real: np.ndarray) -> dict[str, Any]:
         """The fixed inputs of every epoch's :meth:`preview`, drawn once from ``seed`` (``real``: test data).
 
-        Conditional models get one row per class (the first ``rows`` classes,
-        each in turn when there are fewer), each row decoding the same fixed
-        codes, so a column shows one style across the classes.
+        Conditional models get one row per class (the first
+        :data:`MAX_CLASS_ROWS` classes when there are more), each row decoding
+        the same fixed codes, so a column shows one style across the classes.
         """
         rows, cols = self.grid_shape
         rng = np.random.default_rng(seed)
         if self.has("conditional"):
+            rows = min(self.num_classes, MAX_CLASS_ROWS)
             z = np.tile(rng.standard_normal((cols, self.latent_dim)), (rows, 1))
-            labels = np.arange(rows, dtype=np.int32) % self.num_classes
-            return {"z": z.astype(np.float32), "labels": np.repeat(labels, cols)}
+            return {"z": z.astype(np.float32), "labels": np.repeat(np.arange(rows, dtype=np.int32), cols)}
         return {"z": rng.standard_normal((rows * cols, self.latent_dim)).astype(np.float32)}
 
-    def preview(self, inputs: dict[str, Any], epoch: int) -> np.ndarray:
-        """The picture of the model after ``epoch`` (an RGB or grey uint8 array): its samples, tiled."""
-        return images.tile(np.asarray(self.sample(**inputs)), *self.grid_shape)
+    def preview(self, inputs: dict[str, Any], epoch: int, row_labels: Sequence[str] | None = None) -> np.ndarray:
+        """The picture of the model after ``epoch`` (an RGB or grey uint8 array): its samples, tiled
+        (``row_labels``: a conditional model's class names, written left of its rows)."""
+        cols = self.grid_shape[1]
+        samples = np.asarray(self.sample(**inputs))
+        rows = -(-len(samples) // cols)
+        return images.tile(samples, rows, cols, row_labels=None if row_labels is None else list(row_labels)[:rows])
 
     # ----- training: declared updates, one generic step -----
 
