@@ -73,3 +73,23 @@ def test_write_gif_keeps_gray_levels_and_colour_frames(tmp_path):
     assert len(frames) == 3  # both, then the last again
     np.testing.assert_array_equal(frames[1][0, 0, :3], (255, 0, 0))
     np.testing.assert_array_equal(frames[1][0, 7, :3], (0, 0, 255))
+
+
+def test_the_gif_is_bounded_however_long_the_run_and_large_the_grid(tmp_path):
+    kept = images.gif_frame_indices(1_000_001)  # a million epochs: the tutorial's rule keeps 2,001 frames
+    assert len(kept) == images.MAX_GIF_FRAMES and kept[0] == 0 and kept[-1] == 1_000_000
+    assert kept == sorted(kept)
+    assert images.gif_frame_indices(301) == images.gif_frame_indices(301, limit=10**6)  # 300 epochs: as the tutorial
+    pngs = []
+    for i in range(3):  # grids larger than the GIF's frames, one of them not square
+        path = tmp_path / f"epoch_{i:04d}.png"
+        images.write_png(path, np.full((1500, 900, 3), 40 * i, np.uint8))
+        pngs.append(path)
+    images.write_gif(tmp_path / "progress.gif", pngs)
+    frames = iio.imread(tmp_path / "progress.gif", index=None)
+    assert frames.shape[1:3] == (images.MAX_GIF_SIDE, 384)  # 1500x900 shrunk to 640x384
+
+
+def test_a_grid_enlarges_images_to_about_96_pixels():
+    assert [images.grid_scale(s, s) for s in (8, 28, 32, 48, 64, 96, 256)] == [12, 3, 3, 2, 1, 1, 1]
+    assert images.tile(np.zeros((4, 48, 40, 3)), 2, 2).shape == (2 * (2 * 50 + 2), 2 * (2 * 42 + 2), 3)

@@ -84,12 +84,20 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
         imageio.imwrite(tmp, image, format="PNG")
 
 
-def gif_frame_indices(n: int) -> list[int]:
-    """Indices of the frames the TensorFlow tutorial keeps out of ``n``.
+# progress.gif's bounds, whatever the run's length and grid: at most this many frames, each at most this many
+# pixels on its longer side (larger grids are shrunk), so at most 40 x 640 x 640 bytes before compression (16 MB).
+MAX_GIF_FRAMES = 40
+MAX_GIF_SIDE = 640
+
+
+def gif_frame_indices(n: int, limit: int = MAX_GIF_FRAMES) -> list[int]:
+    """Indices of the frames the TensorFlow tutorial keeps out of ``n``, at most ``limit`` of them.
 
     Frame ``i`` is kept when round(2 * sqrt(i)) grows, so early epochs, where
     the samples change fastest, get more frames; the last frame is then
-    repeated so that it shows longer.
+    repeated so that it shows longer. A run so long that this keeps more than
+    ``limit`` frames keeps an evenly spread share of them, the first and the
+    last included.
     """
     kept, last = [], -1.0
     for i in range(n):
@@ -97,16 +105,28 @@ def gif_frame_indices(n: int) -> list[int]:
         if round(frame) > round(last):
             last = frame
             kept.append(i)
+    if len(kept) > limit - 1:
+        kept = [kept[j] for j in sorted(set(np.linspace(0, len(kept) - 1, limit - 1).round().astype(int)))]
     return kept + [n - 1] if n else []
 
 
 def write_gif(path: str | os.PathLike, pngs: Sequence[str | os.PathLike], duration: float = 0.1) -> int:
-    """The training-progress GIF: the tutorial's choice of frames out of the per-epoch PNGs.
+    """The training-progress GIF: the tutorial's choice of frames out of the per-epoch PNGs, within
+    :data:`MAX_GIF_FRAMES` frames of at most :data:`MAX_GIF_SIDE` pixels.
 
     Returns the number of frames written.
     """
     indices = gif_frame_indices(len(pngs))
-    return write_frames(path, (_read_frame(pngs[i]) for i in indices), duration)
+    return write_frames(path, (_shrunk(_read_frame(pngs[i]), MAX_GIF_SIDE) for i in indices), duration)
+
+
+def _shrunk(image: Image.Image, side: int) -> Image.Image:
+    """``image`` scaled down (area-averaged) so that its longer side is at most ``side`` pixels."""
+    scale = side / max(image.size)
+    if scale >= 1:
+        return image
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                        Image.Resampling.BOX)
 
 
 def write_frames(path: str | os.PathLike, frames: Iterable[Image.Image | np.ndarray], duration: float = 0.1) -> int:
