@@ -223,7 +223,11 @@ def test_evaluate_writes_what_applies_to_the_model(tmp_path, data_dir, cache, mo
         assert lk["k"] == 3 and lk["images"] == 64 and lk["iwae"] >= lk["elbo"] - 3 * lk["elbo_se"]
         assert lk["conditional"] == model.has("conditional")
     s = result["samples"]
-    assert s["num_samples"] == 64 and np.isfinite(s["frechet_distance"]) and 0 <= s["class_coverage"] <= 1
+    assert s["num_samples"] == 64 and np.isfinite(s["kernel_distance"]) and 0 <= s["class_coverage"] <= 1
+    # 64 images, 128 features: no Fréchet distance, and the reason is written, printed and warned of
+    assert s["frechet_distance"] is None and result["warnings"] == [evaluation.too_few_for_frechet(64, 128)]
+    assert "| Fréchet classifier distance | not computed (too few images: see the warning) |" in printed
+    assert "the Fréchet distance is not computed from 64 images" in printed
     assert ("label_accuracy" in s) == model.has("conditional")
     assert result["classifier"]["dataset"] == "mnist" and "classifier test accuracy" in printed
 
@@ -289,20 +293,21 @@ def test_eval_every_and_tensorboard_during_training(tmp_path, data_dir, cache, m
     rows = read_metrics(out)
     scores = ["frechet_distance", "kernel_distance", "classifier_score", "real_classifier_score", "class_coverage",
               "label_accuracy"]
-    assert [bool(r["frechet_distance"]) for r in rows] == [False, True, True]  # epoch 2, and the last
-    assert all(np.isfinite(float(rows[1][c])) for c in scores)
+    assert [bool(r["kernel_distance"]) for r in rows] == [False, True, True]  # epoch 2, and the last
+    assert all(np.isfinite(float(rows[1][c])) for c in scores if c != "frechet_distance")
+    assert rows[1]["frechet_distance"] == ""  # 64 test images, 128 features: too few
     assert rows[1]["kernel_distance_se"] == ""  # 64 samples against all 64 test images: no subsets to differ
     events = read_events(out / "tensorboard")
     assert {("samples", "samples", e) for e in range(4)} <= events
     assert {("train", "epoch_loss", e) for e in range(3)} <= events
     assert {("validation", "epoch_loss", e) for e in range(3)} <= events
-    assert ("train", "epoch_frechet_distance", 1) in events
+    assert ("train", "epoch_kernel_distance", 1) in events
     # Resuming may turn either off; the finished rows keep their scores.
     # (tfgen.train keeps a resumed run's settings that are not given; the library below it may turn them off.)
     training.run(config_lib.resolve("cond_vae", {**flags, "epochs": 4, "eval_every": None, "tensorboard": False}),
                  resume=True, verbose=0)
     rows = read_metrics(out)
-    assert [bool(r["frechet_distance"]) for r in rows] == [False, True, True, False]
+    assert [bool(r["kernel_distance"]) for r in rows] == [False, True, True, False]
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -313,3 +318,26 @@ def test_eval_every_and_tensorboard_during_training(tmp_path, data_dir, cache, m
 def test_eval_every_refuses_what_it_cannot_score(flags, message):
     with pytest.raises(config_lib.ConfigError, match=message):
         config_lib.resolve(flags.pop("model"), flags)
+
+
+def test_the_frechet_distance_needs_more_images_than_features_and_comes_with_its_standard_error():
+    rng = np.random.default_rng(0)
+    real, noise = rng.standard_normal((400, 8)), rng.standard_normal((400, 8)) + 1.0
+    fid, fid_se, kid, kid_se = evaluation.distances(noise, real)
+    assert fid == pytest.approx(8.0, rel=0.2) and 0 < fid_se < fid / 5 and kid > 0
+    assert quality.frechet_distance_se(noise, real) == fid_se  # seeded: the same every time
+    few = evaluation.distances(noise[:8], real[:8])  # as many images as features: a singular covariance
+    assert few[:2] == (None, None) and np.isfinite(few[2])
+    assert evaluation.too_few_for_frechet(8, 8) == (
+        "the Fréchet distance is not computed from 8 images: a covariance of 8 features needs more than 8 images "
+        "(give more test images, and --num-samples above 8)")
+    assert evaluation.too_few_for_frechet(9, 8) is None
+
+
+@pytest.mark.parametrize("accuracy, classes, weak", [(0.60, 2, True), (0.76, 2, False), (0.50, 10, True),
+                                                     (0.56, 10, False), (0.9936, 10, False)])
+def test_a_reference_classifier_nearer_chance_than_perfect_is_warned_of(accuracy, classes, weak):
+    reason = evaluation.weak_classifier({"test_accuracy": accuracy}, classes)
+    assert (reason is not None) == weak
+    if weak:
+        assert f"test accuracy {accuracy:.2f} is near chance ({1 / classes:.2f} for {classes} classes)" in reason

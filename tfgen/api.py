@@ -285,8 +285,18 @@ class Run:
     def evaluate(self, num_samples: int = 10_000, k: int = 100, seed: int = 0, features: str = "classifier") -> dict:
         """Every score that applies to the model: what ``tfgen evaluate`` writes to ``evaluation.json``.
 
-        ``features``: ``classifier`` (the data's own) or ``inception`` (the
-        standard FID/KID, when InceptionV3's ImageNet weights are in the Keras cache).
+        Args:
+            num_samples: images generated and compared with as many real test
+                images (fewer when the test set is smaller); the Fréchet distance
+                needs more than the features' dimensions (128; Inception's 2,048).
+            k: importance samples per test image for the IWAE bound (likelihood models).
+            seed: seeds the generated images' codes and the bound's samples.
+            features: ``classifier`` (the data's own) or ``inception`` (the
+                standard FID/KID, when InceptionV3's ImageNet weights are in the Keras cache).
+
+        The first call on a labelled data set trains its reference classifier
+        (minutes on a CPU: about 5 for CIFAR-10), cached for every later call.
+        Scores that mean little are listed, with why, under ``"warnings"``.
         """
         from tfgen.evaluation import evaluate
 

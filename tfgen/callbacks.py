@@ -127,8 +127,9 @@ class SampleScores:
 
     def __init__(self, every: int, epochs: int, z: np.ndarray, labels: np.ndarray | None, score: Callable):
         self.every, self.epochs, self.z, self.labels, self.score = every, epochs, z, labels, score
-        self.names = ("frechet_distance", "kernel_distance", "kernel_distance_se", "classifier_score",
-                      "real_classifier_score", "class_coverage") + (("label_accuracy",) if labels is not None else ())
+        self.names = ("frechet_distance", "frechet_distance_se", "kernel_distance", "kernel_distance_se",
+                      "classifier_score", "real_classifier_score",
+                      "class_coverage") + (("label_accuracy",) if labels is not None else ())
 
     def __call__(self, model, epoch: int) -> dict[str, float]:
         if epoch % self.every and epoch != self.epochs:

@@ -44,6 +44,9 @@ def classifier_dir(dataset: data_lib.Dataset, cache: Path | None = None) -> Path
     return (cache or cache_dir()) / f"classifier-{name}-{dataset.fingerprint}"
 
 
+FEATURES = 128  # the width of the penultimate layer, whose outputs the distances compare
+
+
 def build(seed: int = 0, image_shape: tuple[int, ...] = (28, 28, 1), num_classes: int = 10):
     """A small CNN: two conv-conv-pool blocks (32, 64), Dense 128 ("features"), dropout, one logit per class.
 
@@ -66,7 +69,7 @@ def build(seed: int = 0, image_shape: tuple[int, ...] = (28, 28, 1), num_classes
             conv(32), conv(32), layers.MaxPooling2D(),
             conv(64), conv(64), layers.MaxPooling2D(),
             layers.Flatten(), layers.Dropout(0.25),
-            layers.Dense(128, activation="relu", name="features"), layers.Dropout(0.5),
+            layers.Dense(FEATURES, activation="relu", name="features"), layers.Dropout(0.5),
             layers.Dense(num_classes, name="logits"),
         ],
         name="classifier",

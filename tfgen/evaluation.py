@@ -46,14 +46,16 @@ def sample_inputs(model, n: int, seed) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def sample_scores(samples: np.ndarray, labels: np.ndarray | None, real: np.ndarray,
-                  classifier: classifier_lib.Classifier) -> dict[str, float]:
-    """Classifier-based scores of generated ``samples`` against ``real`` images (both in [0, 1])."""
+                  classifier: classifier_lib.Classifier) -> dict[str, float | None]:
+    """Classifier-based scores of generated ``samples`` against ``real`` images (both in [0, 1]); the Fréchet
+    distance is None from too few images (:func:`distances`)."""
     fake_feats, fake_probs = classifier(samples)
     real_feats, real_probs = classifier(real)
-    kid, kid_se = quality.kernel_distance(fake_feats, real_feats)
+    fid, fid_se, kid, kid_se = distances(fake_feats, real_feats)
     scores = {
         "num_samples": len(samples),
-        "frechet_distance": quality.frechet_distance(fake_feats, real_feats),
+        "frechet_distance": fid,
+        "frechet_distance_se": fid_se,
         "kernel_distance": kid,
         "kernel_distance_se": kid_se,
         "classifier_score": quality.classifier_score(fake_probs),
@@ -63,6 +65,39 @@ def sample_scores(samples: np.ndarray, labels: np.ndarray | None, real: np.ndarr
     if labels is not None:
         scores["label_accuracy"] = quality.label_accuracy(fake_probs, labels)
     return scores
+
+
+def distances(fake: np.ndarray, real: np.ndarray) -> tuple[float | None, float | None, float, float | None]:
+    """Fréchet distance and its standard error, kernel distance and its standard error, of two feature sets.
+
+    The Fréchet distance fits a covariance to each set: from no more images
+    than the features have dimensions it is singular, and the distance says
+    nothing (0.03 for noise against 20 real images). It is then None
+    (:func:`too_few_for_frechet` says why).
+    """
+    kid, kid_se = quality.kernel_distance(fake, real)
+    if too_few_for_frechet(min(len(fake), len(real)), fake.shape[1]):
+        return None, None, kid, kid_se
+    return quality.frechet_distance(fake, real), quality.frechet_distance_se(fake, real), kid, kid_se
+
+
+def too_few_for_frechet(n: int, dimensions: int) -> str | None:
+    """Why ``n`` images are too few for a Fréchet distance on ``dimensions`` features, or None."""
+    if n > dimensions:
+        return None
+    return (f"the Fréchet distance is not computed from {n} images: a covariance of {dimensions} features needs more "
+            f"than {dimensions} images (give more test images, and --num-samples above {dimensions})")
+
+
+def weak_classifier(info: dict, num_classes: int) -> str | None:
+    """Why a reference classifier with ``info``'s test accuracy says little, or None: nearer chance (one in
+    ``num_classes``) than perfect."""
+    chance = 1 / num_classes
+    if info["test_accuracy"] >= (1 + chance) / 2:
+        return None
+    return (f"the reference classifier's test accuracy {info['test_accuracy']:.2f} is near chance ({chance:.2f} for "
+            f"{num_classes} classes): its features tell these images apart poorly, so the distances, scores and "
+            "coverage built on them mean little")
 
 
 def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
@@ -108,16 +143,27 @@ def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
     samples, real = in_batches(model.sample, z, labels), data_lib.to_float(ds.x_test[:n], "unit")
     if features == "inception":
         result["inception"] = inception_scores(extractor, samples, real)
+        if result["inception"]["fid"] is None:
+            caution(result, too_few_for_frechet(n, inception.FEATURES))
         return result
     classifier = classifier or classifier_lib.load_or_train(ds, cache)
     result["classifier"] = classifier.info
     result["samples"] = sample_scores(samples, labels, real, classifier)
+    caution(result, weak_classifier(classifier.info, ds.num_classes))
+    if result["samples"]["frechet_distance"] is None:
+        caution(result, too_few_for_frechet(n, classifier_lib.FEATURES))
     return result
 
 
-def inception_scores(extractor, samples: np.ndarray, real: np.ndarray) -> dict[str, float]:
+def caution(result: dict, message: str | None) -> None:
+    """Warns of ``message`` (when there is one) and keeps it in the result's ``warnings``."""
+    if message:
+        warn(message)
+        result.setdefault("warnings", []).append(message)
+
+
+def inception_scores(extractor, samples: np.ndarray, real: np.ndarray) -> dict[str, float | None]:
     """The standard FID and KID: Fréchet and kernel distance between InceptionV3 pool features."""
-    fake_feats, real_feats = extractor(samples), extractor(real)
-    kid, kid_se = quality.kernel_distance(fake_feats, real_feats)
-    return {"num_samples": len(samples), "fid": quality.frechet_distance(fake_feats, real_feats), "kid": kid,
-            "kid_se": kid_se, "weights": str(extractor.weights)}
+    fid, fid_se, kid, kid_se = distances(extractor(samples), extractor(real))
+    return {"num_samples": len(samples), "fid": fid, "fid_se": fid_se, "kid": kid, "kid_se": kid_se,
+            "weights": str(extractor.weights)}

@@ -19,6 +19,7 @@ from tfgen.errors import BadInputError
 
 WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"  # keras.applications' own file name
 SIZE = 299
+FEATURES = 2048  # the pool features' width
 
 
 class InceptionUnavailableError(BadInputError):

@@ -33,6 +33,15 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * cross)
 
 
+def frechet_distance_se(a: np.ndarray, b: np.ndarray, draws: int = 10, seed: int = 0) -> float:
+    """The standard error of :func:`frechet_distance`: its standard deviation over ``draws`` bootstrap resamples
+    (rows drawn with replacement) of both sets."""
+    rng = np.random.default_rng(seed)
+    values = [frechet_distance(a[rng.integers(0, len(a), len(a))], b[rng.integers(0, len(b), len(b))])
+              for _ in range(draws)]
+    return float(np.std(values, ddof=1))
+
+
 def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
     values, vectors = np.linalg.eigh(matrix)
     return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T

@@ -322,6 +322,10 @@ def scorers(config: RunConfig, model, dataset: Dataset) -> list:
     if config.eval_every:
         classifier = classifier_lib.load_or_train(dataset)  # trained on exactly this run's data
         n = min(1000, len(dataset.x_test))
+        for reason in (evaluation.weak_classifier(classifier.info, dataset.num_classes),
+                       evaluation.too_few_for_frechet(n, classifier_lib.FEATURES)):
+            if reason:
+                warn(f"--eval-every: {reason}")
         z, labels = evaluation.sample_inputs(model, n, [config.seed, 2])
         real = to_float(dataset.x_test[:n], "unit")
         score = lambda samples, labels: evaluation.sample_scores(samples, labels, real, classifier)  # noqa: E731

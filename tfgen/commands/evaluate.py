@@ -21,6 +21,13 @@ from tfgen.files import write_text
 from tfgen.rundir import RunDir
 
 
+def number(value: float | None, se: float | None, digits: int) -> str:
+    """``value ± se`` to ``digits`` places; "not computed (too few images)" for None."""
+    if value is None:
+        return "not computed (too few images: see the warning)"
+    return f"{value:.{digits}f}" + (f" ± {se:.{digits}f}" if se is not None else "")
+
+
 def table(result: dict) -> str:
     """The result as a two-column Markdown table."""
     rows = [("model", result["model"]), ("epochs", result["epochs"])]
@@ -32,10 +39,9 @@ def table(result: dict) -> str:
                  (f"test IWAE, K={lk['k']} (nats)", f"{lk['iwae']:.2f} ± {lk['iwae_se']:.2f}")]
     if "samples" in result:
         s = result["samples"]
-        se = f" ± {s['kernel_distance_se']:.4f}" if s["kernel_distance_se"] is not None else ""
         rows += [("samples scored (and real test images)", f"{s['num_samples']:,}"),
-                 ("Fréchet classifier distance", f"{s['frechet_distance']:.3f}"),
-                 ("kernel classifier distance", f"{s['kernel_distance']:.4f}{se}"),
+                 ("Fréchet classifier distance", number(s["frechet_distance"], s.get("frechet_distance_se"), 3)),
+                 ("kernel classifier distance", number(s["kernel_distance"], s["kernel_distance_se"], 4)),
                  ("classifier score (real test set)",
                   f"{s['classifier_score']:.2f} ({s['real_classifier_score']:.2f})"),
                  ("class coverage", f"{s['class_coverage']:.3f}")]
@@ -46,16 +52,16 @@ def table(result: dict) -> str:
                      f"{clf['test_accuracy']:.4f}"))
     if "inception" in result:
         s = result["inception"]
-        se = f" ± {s['kid_se']:.4f}" if s["kid_se"] is not None else ""
         rows += [("samples scored (and real test images)", f"{s['num_samples']:,}"),
-                 ("FID (InceptionV3 pool features)", f"{s['fid']:.3f}"),
-                 ("KID (InceptionV3 pool features)", f"{s['kid']:.4f}{se}")]
+                 ("FID (InceptionV3 pool features)", number(s["fid"], s.get("fid_se"), 3)),
+                 ("KID (InceptionV3 pool features)", number(s["kid"], s["kid_se"], 4))]
     if "modes" in result:
         m = result["modes"]
         rows += [("modes covered", f"{int(m['modes_covered'])} of {m['num_modes']}"),
                  ("high-quality share", f"{m['high_quality']:.3f}")]
     if "note" in result:
         rows.append(("note", result["note"]))
+    rows += [("warning", message) for message in result.get("warnings", [])]
     return "\n".join(["| metric | value |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows)])
 
 
