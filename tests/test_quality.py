@@ -256,8 +256,9 @@ def test_classifier_is_trained_on_first_use_saying_so_for_exactly_the_data_it_sc
     monkeypatch.setattr(classifier_lib, "Classifier", lambda folder: folder)
     full, sample = synthetic_mnist(20, 10), load_mnist_sample()
     assert classifier_lib.load_or_train(full, cache=tmp_path) == classifier_lib.classifier_dir(full, tmp_path)
-    assert calls == ["synthetic squares"] and "no classifier cached for mnist (synthetic squares" in \
-        capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert calls == ["synthetic squares"] and "no classifier cached for mnist (synthetic squares" in said
+    assert "20 training images of 28x28)" in said and "(8 epochs, roughly 1 minute on a 2-core CPU" in said
     assert classifier_lib.load_or_train(full, cache=tmp_path) == classifier_lib.classifier_dir(full, tmp_path)
     assert calls == ["synthetic squares"]  # reused, not retrained
     # Other data (the offline sample, or the same name with other images) gets its own classifier.
