@@ -34,8 +34,8 @@ def missing(error: ModuleNotFoundError) -> MissingDependencyError:
 
 
 def load_tensorflow() -> None:
-    """Imports TensorFlow and initialises its devices, its start-up logs silenced unless the user set
-    ``TF_CPP_MIN_LOG_LEVEL``; nothing when TensorFlow is loaded already.
+    """Imports TensorFlow, its start-up logs silenced unless the user set ``TF_CPP_MIN_LOG_LEVEL`` (which is 3,
+    errors included, from then on); nothing when TensorFlow is loaded already.
 
     Raises:
         MissingDependencyError: TensorFlow is not installed in this Python.
@@ -47,9 +47,7 @@ def load_tensorflow() -> None:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     try:
         with _stderr_silenced() if quiet else contextlib.nullcontext():
-            import tensorflow as tf
-
-            tf.config.list_logical_devices()  # initialises the devices, which logs too
+            import tensorflow  # noqa: F401 (devices are not initialised here: a strategy may configure them first)
     except ModuleNotFoundError as e:
         raise missing(e) from None
 
