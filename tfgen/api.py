@@ -24,6 +24,7 @@ from tfgen import config as config_lib
 from tfgen import inputs, latent, rundir, training
 from tfgen.backend import load_tensorflow
 from tfgen.data import Dataset, from_unit, to_float
+from tfgen.data.dataset import label_names
 from tfgen.data.prepare import load_for
 from tfgen.errors import ConfigError
 from tfgen.settings import NAMES
@@ -142,8 +143,7 @@ class Run:
     @property
     def class_names(self) -> list[str]:
         """Each class's name, label 0 first: the class folders the run trained on, else the label numbers."""
-        names = self._doc.get("data", {}).get("class_names")
-        return list(names) if names else [str(i) for i in range(self.settings.num_classes or 0)]
+        return label_names(self._doc.get("data", {}).get("class_names"), self.settings.num_classes or 0)
 
     @property
     def data_dir(self) -> str | None:

@@ -143,15 +143,13 @@ def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
     samples, real = in_batches(model.sample, z, labels), data_lib.to_float(ds.x_test[:n], "unit")
     if features == "inception":
         result["inception"] = inception_scores(extractor, samples, real)
-        if result["inception"]["fid"] is None:
-            caution(result, too_few_for_frechet(n, inception.FEATURES))
+        caution(result, too_few_for_frechet(n, inception.FEATURES))
         return result
     classifier = classifier or classifier_lib.load_or_train(ds, cache)
     result["classifier"] = classifier.info
     result["samples"] = sample_scores(samples, labels, real, classifier)
     caution(result, weak_classifier(classifier.info, ds.num_classes))
-    if result["samples"]["frechet_distance"] is None:
-        caution(result, too_few_for_frechet(n, classifier_lib.FEATURES))
+    caution(result, too_few_for_frechet(n, classifier_lib.FEATURES))
     return result
 
 

@@ -50,22 +50,18 @@ def report(action: Callable[[], object], resume_hint: Callable[[bool], str | Non
         error(f"{e}; free some space, then " + (f"continue with: {hint}" if hint else "run the command again"))
         return 1
     except DataChangedError as e:
-        kept = f"the last finished epoch's checkpoint {e.checkpoint} is kept" if e.checkpoint else \
-            "no epoch had finished"
         hint = resume_hint(False) if resume_hint else None
-        error(f"{e}; {kept}. Put the file back as it was" + (f", then continue with: {hint} (add "
-                                                             "--allow-changed-data to train on the data as it is now)"
-                                                             if hint else ""))
+        then = f", then continue with: {hint} (add --allow-changed-data to train on the data as it is now)" \
+            if hint else ""
+        error(f"{e}; {what_is_kept(e.checkpoint)}. Put the file back as it was{then}")
         return 1
     except ClusterLostError as e:
         error(f"{e}; its output says why. Once training has started, continue with the same command and --resume "
               "on every worker")
         return 1
     except TrainingStopped as e:
-        kept = f"the last finished epoch's checkpoint {e.checkpoint} is kept" if e.checkpoint else \
-            "no epoch had finished"
-        print(f"\ntfgen: {e}: the epoch is redone on resume; {kept}. Continue with: {resume_hint(e.multi_worker)}",
-              file=sys.stderr, flush=True)
+        print(f"\ntfgen: {e}: the epoch is redone on resume; {what_is_kept(e.checkpoint)}. Continue with: "
+              f"{resume_hint(e.multi_worker)}", file=sys.stderr, flush=True)
         return 128 + e.signum
     except ModuleNotFoundError as e:  # run with a Python that lacks tfgen's dependencies
         error(str(missing(e)))
@@ -78,3 +74,8 @@ def report(action: Callable[[], object], resume_hint: Callable[[bool], str | Non
                                           "the run had not started, and nothing of it was written"),
               file=sys.stderr, flush=True)
         return 130
+
+
+def what_is_kept(checkpoint: str | None) -> str:
+    """What a run that stopped mid-training keeps, for its message."""
+    return f"the last finished epoch's checkpoint {checkpoint} is kept" if checkpoint else "no epoch had finished"

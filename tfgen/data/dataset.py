@@ -73,8 +73,8 @@ class Dataset:
 
     @property
     def label_names(self) -> list[str]:
-        """Each class's name: a folder's class folder names, else the label numbers ("0", "1", ...)."""
-        return list(self.class_names or map(str, range(self.num_classes)))
+        """Each class's name (:func:`label_names`)."""
+        return label_names(self.class_names, self.num_classes)
 
     @property
     def streamed(self) -> bool:
@@ -159,6 +159,11 @@ class ImageFiles:
         error = DataChangedError(path, reason)
         self.failures.append(error)
         return error
+
+
+def label_names(class_names, num_classes: int) -> list[str]:
+    """Each class's name, label 0 first: a folder's class folder names, else the label numbers ("0", "1", ...)."""
+    return list(class_names or map(str, range(num_classes)))
 
 
 def held_out(labels: np.ndarray, fraction: float, source) -> np.ndarray:
