@@ -11,6 +11,7 @@ from PIL import Image
 
 from tfgen import data
 from tfgen.data import DataError
+from tfgen.data import folders
 from tfgen.data.folders import IN_MEMORY_ENV
 from tfgen.data.sources import conform
 
@@ -84,6 +85,17 @@ def test_unreadable_and_truncated_files_are_skipped_with_one_counting_warning(tm
     assert len(ds.x_train) + len(ds.x_test) == 15
     err = capsys.readouterr().err
     assert err.count("warning") == 1 and "skipped 2 of 17 image files" in err
+
+
+def test_a_slow_load_shows_its_progress_and_a_quick_one_prints_nothing(tmp_path, monkeypatch, capsys):
+    class_folders(tmp_path, 5)
+    data.load(str(tmp_path))
+    assert capsys.readouterr().out == ""
+    monkeypatch.setattr(folders, "PROGRESS_AFTER_S", -1.0)  # as if each pass had run past the delay
+    data.load(str(tmp_path))
+    out = capsys.readouterr().out
+    assert f"tfgen: reading the sizes of 15 image files in {tmp_path}" in out
+    assert f"tfgen: decoding 15 image files in {tmp_path}" in out and "15/15" in out
 
 
 @pytest.mark.parametrize("make, message", [

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -12,6 +14,7 @@ import numpy as np
 from tfgen.data.dataset import TEST_FRACTION, DataError, Dataset, ImageFiles, held_out
 from tfgen.data import decode
 from tfgen.data.decode import GREY_MODES, read_image
+from tfgen.backend import load_tensorflow
 from tfgen.errors import warn
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")  # what keras.utils.image_dataset_from_directory reads
@@ -21,6 +24,10 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")  # what keras.utils
 IN_MEMORY_MB = 2048
 
 IN_MEMORY_ENV = "TFGEN_IN_MEMORY_MB"
+
+# A pass over a folder's files that has run this many seconds shows a Keras progress bar (CIFAR-10's 60,000
+# JPEG files take about 10-25 s to read); a quick load prints nothing.
+PROGRESS_AFTER_S = 2.0
 
 
 def _memory_limit_bytes() -> int:
@@ -48,7 +55,9 @@ def load_folder(root: Path, image_size: Sequence[int] | None = None, channels: i
     files of other types. A file that cannot be decoded is skipped, and the
     skipped files are counted in one warning; so is an image larger than PIL's
     decompression-bomb limit (twice ``PIL.Image.MAX_IMAGE_PIXELS``: 178,956,970
-    pixels), whatever its header claims. Without ``image_size`` every
+    pixels), whatever its header claims. A load that takes more than
+    :data:`PROGRESS_AFTER_S` seconds shows its progress (a Keras progress bar on
+    stdout). Without ``image_size`` every
     image must have the same size; ``channels`` defaults to 1 when every image
     is grey, else 3. Decoded data larger than ``$TFGEN_IN_MEMORY_MB``
     (:data:`IN_MEMORY_MB`) is read from disk each epoch instead of held in memory.
@@ -70,7 +79,9 @@ def load_folder(root: Path, image_size: Sequence[int] | None = None, channels: i
     else:
         (paths, labels, names), given_test = _listing(root, None), None
     sizes, grey, bad = {}, True, []
-    for path in paths:  # headers only: sizes and colour, before anything is decoded
+    started = time.monotonic()
+    for path in _progress(paths, started, f"reading the sizes of {len(paths):,} image files in {root}"):
+        # headers only: sizes and colour, before anything is decoded
         try:
             with Image.open(path) as image:
                 sizes[path], grey = image.size, grey and image.mode in GREY_MODES
@@ -94,7 +105,8 @@ def load_folder(root: Path, image_size: Sequence[int] | None = None, channels: i
     candidates = [p for p, ok in zip(paths, readable) if ok]
     streamed = len(order) * int(np.prod(shape)) > _memory_limit_bytes()
     keep, pixels = [], np.empty((0 if streamed else len(order), *shape), np.uint8)
-    for i in order:  # decoding every file now finds truncated ones before training starts
+    # decoding every file now finds truncated ones before training starts
+    for i in _progress(order, started, f"decoding {len(order):,} image files in {root}"):
         try:
             image = read_image(candidates[i], channels, size)
         except unreadable as e:
@@ -118,6 +130,25 @@ def load_folder(root: Path, image_size: Sequence[int] | None = None, channels: i
         x_train, x_test = pixels[:num_train], pixels[num_train:len(keep)]
     return Dataset(str(root), x_train, labels[keep[:num_train]], x_test, labels[keep[num_train:]],
                    str(root.resolve()), num_classes=len(names) if names else 0, class_names=names)
+
+
+def _progress(items: Sequence, started: float, what: str):
+    """``items``, one by one; once :data:`PROGRESS_AFTER_S` seconds have passed since ``started``, with ``what``
+    said once and a Keras progress bar counting them (as training's: a bar on a terminal, else one line at the
+    end)."""
+    bar = None
+    for done, item in enumerate(items):
+        if bar is None and time.monotonic() - started > PROGRESS_AFTER_S:
+            load_tensorflow()
+            from keras.utils import Progbar
+
+            print(f"tfgen: {what}", flush=True)
+            bar = Progbar(len(items), verbose=1 if sys.stdout.isatty() else 2, unit_name="file")
+        if bar is not None:
+            bar.update(done)
+        yield item
+    if bar is not None:
+        bar.update(len(items), finalize=True)
 
 
 def _listing(folder: Path, classes: tuple[str, ...] | None) -> tuple[list[str], np.ndarray, tuple[str, ...] | None]:
