@@ -165,6 +165,30 @@ def test_list_shows_every_model_with_its_defaults(capsys):
     assert [line.split()[1] for line in gan[:3]] == ["hidden=INT", "pack=1|2|4", "beta_1=FLOAT"]
 
 
+def test_the_kept_model_list_is_the_models_description_of_today():
+    from tfgen.commands import model_list
+    from tfgen.commands.train import _list_sources_digest, describe_models
+
+    fix = "run: python -c 'from tfgen.commands.train import write_model_list; write_model_list()'"
+    assert model_list.SOURCES == _list_sources_digest(), f"a model or its options changed: {fix}"
+    assert model_list.TEXT == describe_models(), fix
+
+
+def test_list_imports_no_tensorflow_and_a_stale_kept_list_is_made_afresh(capsys, monkeypatch):
+    from tfgen.commands import model_list
+    from tfgen.commands.train import describe_models
+
+    hide = "import sys, runpy; sys.modules['tensorflow'] = sys.modules['keras'] = None; "
+    result = subprocess.run([TRAIN_PY[0], "-c", hide + "sys.argv = ['train.py', '--list']; "
+                             "runpy.run_path('train.py', run_name='__main__')"],
+                            cwd=REPO, env=train_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout == describe_models() + "\n" and result.stderr == ""
+    monkeypatch.setattr(model_list, "SOURCES", "a file it was made from has changed since")
+    monkeypatch.setattr(model_list, "TEXT", "stale")
+    assert cli("--list") == 0
+    assert capsys.readouterr().out == describe_models() + "\n"
+
+
 def test_options_take_their_types_and_old_string_values_still_load():
     from tfgen import config
 
@@ -374,7 +398,7 @@ def test_a_network_too_large_for_the_machine_is_refused_before_anything_is_writt
     assert not out.exists()
 
 
-@pytest.mark.parametrize("command, module", [(["train.py", "--list"], "tensorflow"),
+@pytest.mark.parametrize("command, module", [(["train.py", "vae"], "tensorflow"),
                                              (["-m", "tfgen", "explore", "samples", "runs/x"], "imageio")])
 def test_a_python_without_the_dependencies_gets_one_line_saying_which_python_to_use(command, module):
     """As when the README's commands are typed with a Python outside tfgen's environment."""

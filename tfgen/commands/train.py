@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shlex
 import sys
+from pathlib import Path
 from typing import Sequence
 
 import tfgen
@@ -67,6 +69,42 @@ def describe_models() -> str:
     return "\n".join(lines)
 
 
+# The files --list's text is made from (in tfgen/): while they are unchanged, the text kept in model_list.py is
+# printed, without importing TensorFlow (4-16 s: every model is a Keras class).
+LIST_SOURCES = ("models/*.py", "options.py", "config.py", "settings.py", "commands/train.py")
+
+
+def _list_sources_digest() -> str:
+    root = Path(tfgen.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(p for pattern in LIST_SOURCES for p in root.glob(pattern)):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def kept_model_list() -> str | None:
+    """``--list``'s text as kept in ``model_list.py``, or None when a file it is made from has changed since."""
+    from tfgen.commands import model_list
+
+    return model_list.TEXT if model_list.SOURCES == _list_sources_digest() else None
+
+
+def write_model_list() -> None:
+    """Keeps ``--list``'s text in ``tfgen/commands/model_list.py`` (after a model or its options changed)."""
+    path = Path(__file__).with_name("model_list.py")
+    lines = "".join(f"    {line!r},\n" for line in describe_models().splitlines())
+    path.write_text(f'''# ruff: noqa: E501
+"""What ``train.py --list`` prints, kept so that it imports no TensorFlow; written by
+``tfgen.commands.train.write_model_list()`` and used only while ``SOURCES`` (the sha256 of the files it is
+made from, ``tfgen.commands.train.LIST_SOURCES``) matches them."""
+
+SOURCES = {_list_sources_digest()!r}
+
+TEXT = "\\n".join([
+{lines}])
+''')
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "train.py", invocation: str = "python train.py") -> int:
     """Runs the command; returns the exit status (2 for bad input).
 
@@ -75,6 +113,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "train.py", invocation: 
     parser = build_parser(prog)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     out = args.out or os.path.join("runs", args.model or "")
+    if args.list and (text := kept_model_list()):
+        print(text)
+        return 0
 
     def train() -> None:
         if args.list:

@@ -1,0 +1,50 @@
+# ruff: noqa: E501
+"""What ``train.py --list`` prints, kept so that it imports no TensorFlow; written by
+``tfgen.commands.train.write_model_list()`` and used only while ``SOURCES`` (the sha256 of the files it is
+made from, ``tfgen.commands.train.LIST_SOURCES``) matches them."""
+
+SOURCES = 'ff0dfc60754be70e18fcf7b49188f630cfbef9f0d6c5f5b59b6287c4df65200a'
+
+TEXT = "\n".join([
+    "ae         Plain autoencoder (the vae's networks, deterministic code); samples from a Gaussian fitted to its codes. (epochs 20, batch 64, latent 50, lr 0.001, XLA, compared with vae)",
+    '             --option hidden=INT (from 2 to 65536) (default 512)',
+    '             --option momentum=FLOAT (from 0 to 1) (default 0.99)',
+    "beta_vae   MLP VAE with the KL term weighted by beta (beta-VAE), the vae's networks and training otherwise. (epochs 20, batch 64, latent 50, lr 0.001, XLA, compared with vae)",
+    '             --option hidden=INT (from 2 to 65536) (default 512)',
+    '             --option beta=FLOAT (at least 0) (default 4.0)',
+    '             --option likelihood=auto|binarized|bernoulli (default auto)',
+    "cgan       Conditional MLP GAN: one-hot label concatenated to G's noise and to D's flattened image. (epochs 30, batch 64, latent 100, lr 0.0002, XLA)",
+    '             --option beta_1=FLOAT (from 0 to 0.9999) (default 0.5)',
+    'cond_vae   Label-conditioned MLP VAE: one-hot class concatenated to the encoder input and to z. (epochs 20, batch 64, latent 50, lr 0.001, XLA, compared with vae)',
+    '             --option hidden=INT (from 2 to 65536) (default 512)',
+    '             --option likelihood=auto|binarized|bernoulli (default auto)',
+    'conv_vae   BatchNorm convolutional VAE with a 2-D latent (mean and log-std heads). (epochs 30, batch 64, latent 2, lr 0.0001)',
+    '             --option filters=INT (from 1 to 1024) (default 16)',
+    '             --option likelihood=auto|binarized|bernoulli (default auto)',
+    'cvae       Convolutional VAE of the TensorFlow tutorial. (epochs 100, batch 100, latent 50, lr 0.0001)',
+    '             --option filters=INT (from 1 to 1024) (default 32)',
+    '             --option likelihood=auto|binarized|bernoulli (default auto)',
+    'cvae_gan   CVAE-GAN: label-conditioned BN-conv VAE trained against a discriminator and a class classifier. (epochs 10, batch 128, latent 2, lr 0.0001, compared with conv_vae)',
+    '             --option filters=INT (from 1 to 1024) (default 16)',
+    '             --option fake_draw=onehot|reference (default onehot)',
+    '             --option recon_weighting=sum|reference (default sum)',
+    '             --option likelihood=auto|binarized|bernoulli (default auto)',
+    'dcgan      Convolutional GAN: transposed-conv generator, strided-conv discriminator with BatchNorm. (epochs 25, batch 256, latent 100, lr 0.0001)',
+    '             --option beta_1=FLOAT (from 0 to 0.9999) (default 0.9)',
+    'gan        Toy 2-D GAN: MLP generator and discriminator (128 hidden units each) on point sets. (epochs 100, batch 128, latent 32, lr 0.001, dataset ring)',
+    '             --option hidden=INT (from 1 to 65536) (default 128)',
+    '             --option pack=1|2|4 (default 1)',
+    '             --option beta_1=FLOAT (from 0 to 0.9999) (default 0.5)',
+    'noise_vae  Fixed-noise ("poor man\'s") VAE: code + N(0, I) noise, L2 norm of the batch of codes as regulariser. (epochs 20, batch 64, latent 50, lr 0.001, compared with vae)',
+    '             --option hidden=INT (from 1 to 65536) (default 392)',
+    '             --option likelihood=auto|binarized|bernoulli (default auto)',
+    'vae        MLP VAE: 784-512-256 encoder, z-256-512-784 decoder, squared error + KL. (epochs 20, batch 64, latent 50, lr 0.001, XLA, compared with ae)',
+    '             --option hidden=INT (from 2 to 65536) (default 512)',
+    '             --option likelihood=auto|binarized|bernoulli (default auto)',
+    "wgan_gp    Wasserstein GAN with gradient penalty: dcgan's generator and critic (no BatchNorm), 5 critic steps per G step. (epochs 20, batch 320, latent 100, lr 0.0001, compared with dcgan)",
+    '             --option gp_weight=FLOAT (at least 0) (default 10.0)',
+    '             --option critic_steps=INT (from 1 to 100) (default 5)',
+    '             --option critic_norm=none|layer (default none)',
+    '             --option beta_1=FLOAT (from 0 to 0.9999) (default 0.5)',
+    '             --option beta_2=FLOAT (from 0 to 0.9999) (default 0.9)',
+])
