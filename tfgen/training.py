@@ -270,7 +270,7 @@ def train(plan: Plan, callbacks: Sequence = (), verbose: int = 2) -> None:
             raise
         failure.checkpoint = rundir.Checkpoints.latest(rundir.RunDir(plan.run_dir).checkpoints)
         raise failure from None
-    say(f"finished {config.epochs} epochs; outputs in {plan.run_dir}")
+    say(f"finished {config.epochs} epoch{'' if config.epochs == 1 else 's'}; outputs in {plan.run_dir}")
 
 
 def pipelines(plan: Plan, input_range: InputRange, initial_epoch: int):
