@@ -212,6 +212,7 @@ def test_inception_features_use_cached_weights_and_say_so_when_there_are_none(tm
     assert "samples" not in result
 
 
+@pytest.mark.slow  # trains twice (8 s)
 def test_a_resume_on_changed_images_is_refused_unless_allowed(tmp_path, capsys):
     root = class_folders(tmp_path / "pets", 6)
     out = tfgen.train("cvae", epochs=1, dataset=str(root), batch_size=8, latent_dim=2, out=str(tmp_path / "run"),
