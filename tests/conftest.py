@@ -108,7 +108,7 @@ def sample_args(model, n=5):
     """``sample``'s arguments for ``n`` images: codes, and labels for a conditional model."""
     import tensorflow as tf
 
-    z = tf.random.normal((n, model.latent_dim), seed=3)
+    z = tf.random.normal((n, *model.noise_shape), seed=3)
     return (z, tf.range(n) % 10) if model.has("conditional") else (z,)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tfgen
-from tfgen import images, latent
+from tfgen import images, latent, registry
 from tfgen.commands import explore
 from tfgen.commands import main as cli_main
 from tfgen.data import to_float
@@ -173,5 +173,6 @@ def test_the_latent_tools_are_run_methods_and_pure_functions(runs):
     assert latent.precision_at_k(latent.neighbours(clusters, 9), np.repeat(np.arange(5), 10)) == 1.0
     z = latent.prior_grid(3)
     assert z[0].tolist() == pytest.approx([NormalDist().inv_cdf(0.05), NormalDist().inv_cdf(0.95)])
-    a, b = latent.shared_codes([4, 4, 2], 6, seed=1)[:2], latent.shared_codes([4, 4, 2], 6, seed=1)[2]
+    models = [registry.get("vae")(latent_dim=d, learning_rate=1e-3) for d in (4, 4, 2)]
+    a, b = latent.shared_codes(models, 6, seed=1)[:2], latent.shared_codes(models, 6, seed=1)[2]
     assert a[0] is a[1] and b.shape == (6, 2)

@@ -161,7 +161,7 @@ def test_preview_is_fixed_by_the_seed(name):
     if model.has("points"):
         return
     rows, cols = model.grid_shape
-    assert a["z"].shape == (rows * cols, 8)
+    assert a["z"].shape == (rows * cols, *model.noise_shape)
     if model.has("conditional"):  # one row per digit, the same codes in every row
         assert a["labels"].tolist() == [d for d in range(10) for _ in range(cols)]  # 10 classes: 10 rows
         np.testing.assert_array_equal(a["z"][:cols], a["z"][cols : 2 * cols])
@@ -247,7 +247,7 @@ def test_an_integer_option_must_have_an_upper_bound():
                      width: Annotated[int, Range(1)] = 4, **kwargs):
             super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
 
-    with pytest.raises(TypeError, match=r"Wide.__init__ argument 'width' is an integer: bound it"):
+    with pytest.raises(TypeError, match=r"Wide.__init__ argument 'width' holds integers: bound them"):
         options.of(Wide)
 
 

@@ -188,9 +188,10 @@ class Run:
         return self.generate(z, labels)
 
     def generate(self, z, labels=None) -> np.ndarray:
-        """The model's samples for codes ``z`` (N, latent_dim), as the exported ``generate``; a conditional model
-        takes a class per code, by default each class in turn."""
-        z = inputs.codes(z, self.model.latent_dim)
+        """The model's samples for its noise ``z`` (N, *noise_shape: a code (N, latent_dim), or a diffusion model's
+        image-shaped noise), as the exported ``generate``; a conditional model takes a class per draw, by default
+        each class in turn."""
+        z = inputs.codes(z, self.model.noise_shape)
         inputs.count(len(z), "len(z)", self._output_shape)
         if self.model.has("conditional") and labels is None:
             labels = latent.each_class(len(z), self.model.num_classes)
@@ -216,7 +217,7 @@ class Run:
         decodes between two classes).
         """
         model = self.require("encoder", "decode")
-        codes = inputs.codes(codes, model.latent_dim, "codes")
+        codes = inputs.codes(codes, model.noise_shape, "codes")
         inputs.count(len(codes), "len(codes)", model.image_shape)
         if labels is not None and model.has("conditional"):
             labels = self._labels(labels, len(codes)) if np.ndim(labels) == 1 else \
@@ -247,9 +248,10 @@ class Run:
 
         A conditional model decodes every point as class ``label``.
         """
-        if self.model.latent_dim != 2:
-            raise ConfigError(f"latent-map needs a 2-D latent; {self.path} has latent_dim {self.model.latent_dim} "
-                              "(train with --latent-dim 2; train.py --list shows each model's default)")
+        if self.model.noise_shape != (2,):
+            shape = "x".join(map(str, self.model.noise_shape))
+            raise ConfigError(f"latent-map needs a 2-D latent; {self.path} has {shape} (train with --latent-dim 2 "
+                              "a model whose codes are vectors; train.py --list shows each model's default)")
         z = latent.prior_grid(n)
         labels = None
         if self.model.has("conditional"):
@@ -260,9 +262,9 @@ class Run:
         """A conditional model's samples, one row per class and one column per code drawn from ``seed``: the same
         code across a column."""
         model = self.require("conditional", "conditional-grid")
-        z = np.random.default_rng(seed).standard_normal((columns, model.latent_dim)).astype(np.float32)
+        z = model.draw_noise(columns, np.random.default_rng(seed))
         labels = np.repeat(np.arange(model.num_classes, dtype=np.int32), columns)
-        return latent.in_batches(model.sample, np.tile(z, (model.num_classes, 1)), labels)
+        return latent.in_batches(model.sample, np.tile(z, (model.num_classes, *[1] * (z.ndim - 1))), labels)
 
     def require(self, capability: str, what: str):
         """The model, once it has ``capability``; else ConfigError naming what needed it."""

@@ -99,7 +99,7 @@ class _RunConfig:
         if cls.has("points"):
             return self
         shape = [int(d) for d in image_shape]
-        cls.check_data(shape, num_classes)
+        cls.check_data(shape, num_classes, self.options)
         if self.eval_every and not num_classes:
             raise ConfigError("--eval-every scores samples with a classifier trained on the data's labels; this data "
                               "has none (put the images in class folders, or give y_train)")

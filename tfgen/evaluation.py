@@ -39,8 +39,8 @@ FEATURES = ("classifier", "inception")
 
 
 def sample_inputs(model, n: int, seed) -> tuple[np.ndarray, np.ndarray | None]:
-    """``n`` codes z ~ N(0, I) drawn from ``seed``, and for conditional models each class equally often."""
-    z = np.random.default_rng(seed).standard_normal((n, model.latent_dim)).astype(np.float32)
+    """``n`` draws of the model's noise from ``seed``, and for conditional models each class equally often."""
+    z = model.draw_noise(n, np.random.default_rng(seed))
     labels = each_class(n, model.num_classes) if model.has("conditional") else None
     return z, labels
 

@@ -67,11 +67,12 @@ def class_weights(values: Any, n: int, num_classes: int, what: str = "labels") -
     return array
 
 
-def codes(z: Any, latent_dim: int, what: str = "z") -> np.ndarray:
-    """Points of the code space: finite float32 of shape (N, latent_dim), N at least 1."""
+def codes(z: Any, shape: Sequence[int], what: str = "z") -> np.ndarray:
+    """A model's noise (or points of its code space): finite float32 of shape (N, *shape), N at least 1."""
     array = _floats(z, what)
-    if array.ndim != 2 or array.shape[1] != latent_dim or not len(array):
-        raise ConfigError(f"{what} must have shape (N, {latent_dim}), N at least 1; got shape {array.shape}")
+    if array.shape[1:] != tuple(shape) or not len(array):
+        raise ConfigError(f"{what} must have shape (N, {', '.join(map(str, shape))}), N at least 1; got shape "
+                          f"{array.shape}")
     return _finite(array, what)
 
 

@@ -68,12 +68,12 @@ def prior_grid(n: int, low: float = 0.05, high: float = 0.95) -> np.ndarray:
     return np.stack(np.meshgrid(q, q[::-1]), axis=-1).reshape(-1, 2)
 
 
-def shared_codes(latent_dims: list[int], n: int, seed: int) -> list[np.ndarray]:
-    """``n`` codes z ~ N(0, I) per model, drawn from ``seed``: models whose latent size is the first one's share
-    the first draw, so they are compared on the same codes."""
+def shared_codes(models: list, n: int, seed: int) -> list[np.ndarray]:
+    """``n`` draws of each model's noise (``draw_noise``) from ``seed``: models whose noise has the first one's shape
+    share the first draw, so they are compared on the same codes."""
     rng = np.random.default_rng(seed)
-    first = rng.standard_normal((n, latent_dims[0])).astype(np.float32)
-    return [first if d == latent_dims[0] else rng.standard_normal((n, d)).astype(np.float32) for d in latent_dims]
+    first = models[0].draw_noise(n, rng)
+    return [first if m.noise_shape == models[0].noise_shape else m.draw_noise(n, rng) for m in models]
 
 
 def first_of_class(labels: np.ndarray, label: int) -> int:

@@ -2,10 +2,12 @@
 
 A model's options are the keyword parameters of its class's own ``__init__``
 other than the run's settings (``latent_dim``, ``learning_rate``, ``seed``).
-Each is annotated ``int``, ``float``, ``bool`` or ``Literal[...]`` of choices,
-optionally as ``Annotated[int, Range(low, high)]`` to bound it, and has a
-default. ``--option NAME=VALUE`` gives a string, the Python API and a saved
-config.json typed values; :func:`parse` turns either into the annotated type or
+Each is annotated ``int``, ``float``, ``bool``, ``Literal[...]`` of choices or
+``tuple[int, ...]`` (integers, ``--option widths=32,64,128``; ``none`` for
+none), optionally as ``Annotated[int, Range(low, high)]`` to bound it (a tuple:
+each integer, and ``Count(low, high)`` its length), and has a default.
+``--option NAME=VALUE`` gives a string, the Python API and a saved config.json
+typed values; :func:`parse` turns either into the annotated type or
 refuses it with a message naming the option, the value and what is allowed.
 """
 
@@ -54,11 +56,39 @@ class Range:
 
 
 @dataclasses.dataclass(frozen=True)
+class Count:
+    """How many integers a ``tuple[int, ...]`` option holds, both bounds inclusive: ``Annotated[..., Count(1, 6)]``."""
+
+    low: int
+    high: int
+
+    def __str__(self) -> str:
+        return f"{self.low} to {self.high} of them" if self.low != self.high else f"{self.low} of them"
+
+
+@dataclasses.dataclass(frozen=True)
+class Integers:
+    """The check of a ``tuple[int, ...]`` option: each integer within ``each``, their number within ``count``."""
+
+    each: Range
+    count: Count
+
+    def __call__(self, value: tuple[int, ...]) -> str | None:
+        if not self.count.low <= len(value) <= self.count.high:
+            return f"not {self.count}"
+        return next((why for why in map(self.each, value) if why), None)
+
+    def __str__(self) -> str:
+        none = ", or none" if self.count.low == 0 else ""
+        return f"comma-separated integers {self.each}, {self.count}{none}"
+
+
+@dataclasses.dataclass(frozen=True)
 class Option(Value):
     """One option: its name, type (``int``, ``float``, ``bool``, or that of a Literal's choices), default, choices
     and bounds."""
 
-    check: Range | None = None  # a number option's: finite, and within its bounds
+    check: Range | Integers | None = None  # a number option's: finite, and within its bounds
 
     def allowed(self) -> str:
         """What the option takes, in words (for error messages)."""
@@ -66,6 +96,8 @@ class Option(Value):
             return "choose one of: " + ", ".join(map(str, self.choices))
         if self.type is bool:
             return "it takes true or false"
+        if self.type is tuple:
+            return f"it takes {self.check}"
         kind = "an integer" if self.type is int else "a finite number"
         return f"it takes {kind}" + (f" {self.check}" if str(self.check) else "")
 
@@ -75,6 +107,8 @@ class Option(Value):
             values = "|".join(map(str, self.choices))
         elif self.type is bool:
             values = "true|false"
+        elif self.type is tuple:
+            values = f"INT,... ({self.check})"
         else:
             values = ("INT" if self.type is int else "FLOAT") + (f" ({self.check})" if str(self.check) else "")
         return f"{self.name}={values} (default {text(self.default)})"
@@ -84,7 +118,9 @@ class Option(Value):
 
 
 def text(value: Any) -> str:
-    """A value as a user types it (``true``, ``4.0``, ``onehot``)."""
+    """A value as a user types it (``true``, ``4.0``, ``onehot``, ``32,64``, ``none``)."""
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value)) or "none"
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
@@ -102,19 +138,27 @@ def of(cls: type) -> dict[str, Option]:
 
 def _option(cls: type, name: str, hint: Any, default: Any) -> Option:
     where = f"{cls.__name__}.__init__ argument {name!r}"
-    bounds = None
+    bounds = count = None
     if typing.get_origin(hint) is typing.Annotated:
         hint, *extras = typing.get_args(hint)
         bounds = next((e for e in extras if isinstance(e, Range)), None)
+        count = next((e for e in extras if isinstance(e, Count)), None)
     choices = typing.get_args(hint) if typing.get_origin(hint) is Literal else None
     kind = type(choices[0]) if choices and len({type(c) for c in choices}) == 1 else hint
-    if kind not in (int, float, bool, str) or (kind is str and not choices):
-        raise TypeError(f"{where} must be annotated int, float, bool or Literal[...] of one type; got {hint!r}")
+    if hint == tuple[int, ...]:
+        kind = tuple
+    if kind not in (int, float, bool, str, tuple) or (kind is str and not choices):
+        raise TypeError(f"{where} must be annotated int, float, bool, tuple[int, ...] or Literal[...] of one type; "
+                        f"got {hint!r}")
     if default is inspect.Parameter.empty:
         raise TypeError(f"{where} needs a default")
-    if kind is int and not choices and (bounds is None or bounds.high is None):
-        raise TypeError(f"{where} is an integer: bound it, Annotated[int, Range(low, high)]")
-    option = Option(name, kind, default, choices, (bounds or Range()) if kind in (int, float) else None)
+    if kind in (int, tuple) and not choices and (bounds is None or bounds.high is None):
+        raise TypeError(f"{where} holds integers: bound them, Annotated[..., Range(low, high)]")
+    if kind is tuple and count is None:
+        raise TypeError(f"{where} is a tuple: bound its length, Annotated[tuple[int, ...], Range(...), Count(low, "
+                        "high)]")
+    check = Integers(bounds, count) if kind is tuple else (bounds or Range()) if kind in (int, float) else None
+    option = Option(name, kind, default, choices, check)
     if option.validate(default) != default:
         raise TypeError(f"{where}: its default {default!r} is not one of its own values")
     return option

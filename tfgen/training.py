@@ -317,7 +317,7 @@ def scorers(config: RunConfig, model, dataset: Dataset) -> list:
 
     found = []
     if dataset.modes is not None:
-        z = np.random.default_rng([config.seed, 1]).standard_normal((10_000, config.latent_dim)).astype(np.float32)
+        z = model.draw_noise(10_000, np.random.default_rng([config.seed, 1]))
         found.append(cb.ModeCoverage(dataset.modes, dataset.mode_std, z))
     if config.eval_every:
         classifier = classifier_lib.load_or_train(dataset)  # trained on exactly this run's data

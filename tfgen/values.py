@@ -55,7 +55,16 @@ class Value:
 
 
 def _parsed(text: str, kind: type) -> Any:
-    """A string as ``kind`` where that is a number or a truth value, else the string as it is."""
+    """A string as ``kind`` where that is a number, a truth value or comma-separated integers (``none``: none),
+    else the string as it is."""
+    if kind is tuple:
+        items = text.strip()
+        if items.lower() == "none":
+            return ()
+        try:
+            return tuple(int(item.strip()) for item in items.split(","))
+        except ValueError:
+            return text
     if kind is bool:
         lowered = text.strip().lower()
         return True if lowered in TRUE else False if lowered in FALSE else text
@@ -68,7 +77,13 @@ def _parsed(text: str, kind: type) -> Any:
 
 
 def as_type(value: Any, kind: type) -> Any:
-    """``value`` as ``kind`` (a whole float as an int, an int as a float; never a bool as a number), or None."""
+    """``value`` as ``kind`` (a whole float as an int, an int as a float; never a bool as a number; a list or
+    tuple of integers as a tuple of ints), or None."""
+    if kind is tuple:
+        if not isinstance(value, (list, tuple)):
+            return None
+        items = tuple(as_type(item, int) for item in value)
+        return None if None in items else items
     if kind in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return None

@@ -151,7 +151,7 @@ def compare(run: Run, args: argparse.Namespace) -> None:
         raise ExploreError(f"no run to compare with at {other_dir}; pass --with RUN_DIR")
     other = tfgen.load(other_dir)
     n, cols = args.n, int(np.ceil(np.sqrt(args.n)))
-    codes = latent.shared_codes([run.model.latent_dim, other.model.latent_dim], n, args.seed)
+    codes = latent.shared_codes([run.model, other.model], n, args.seed)
     panels = [images.tile(r.generate(z), cols, cols) for r, z in zip((run, other), codes)]
     path = output(run, f"compare_{run.settings.model}_vs_{other.settings.model}.png")
     save(path, images.side_by_side(panels, gap=24))

@@ -3,7 +3,7 @@
 ``tfgen.commands.train.write_model_list()`` and used only while ``SOURCES`` (the sha256 of the files it is
 made from, ``tfgen.commands.train.LIST_SOURCES``) matches them."""
 
-SOURCES = 'ff0dfc60754be70e18fcf7b49188f630cfbef9f0d6c5f5b59b6287c4df65200a'
+SOURCES = 'ed677578a21fba6e82df5a85e3eab8039d8659e9e51ff291bd127988811e9e4b'
 
 TEXT = "\n".join([
     "ae         Plain autoencoder (the vae's networks, deterministic code); samples from a Gaussian fitted to its codes. (epochs 20, batch 64, latent 50, lr 0.001, XLA, compared with vae)",

@@ -136,9 +136,9 @@ class GenerativeModel(keras.Model):
         return capability in cls.capabilities
 
     @classmethod
-    def check_data(cls, image_shape: tuple[int, ...], num_classes: int) -> None:
-        """Refuses data the model cannot train on: a size its strides do not divide, or unlabelled data for a
-        conditional model.
+    def check_data(cls, image_shape: tuple[int, ...], num_classes: int, options: dict[str, Any] | None = None) -> None:
+        """Refuses data the model cannot train on: a size its strides do not divide (with ``options``, the
+        model's options, where they decide the sizes: :meth:`sizes`), or unlabelled data for a conditional model.
 
         Raises:
             ConfigError: naming the size and the nearest sizes the model takes, or the missing labels.
@@ -147,7 +147,7 @@ class GenerativeModel(keras.Model):
         if cls.has("conditional") and num_classes < 1:
             raise ConfigError(f"model {name!r} is conditional and needs labelled data (class folders, or y_train in "
                               "an npz); this data has no labels")
-        m, low = cls.size_multiple, cls.min_size
+        m, low = cls.sizes(**(options or {}))
         for side, label in zip(image_shape[:2], ("height", "width")):
             if side % m or side < low:
                 below = (side // m) * m
@@ -155,6 +155,22 @@ class GenerativeModel(keras.Model):
                 raise ConfigError(f"model {name!r} cannot take images of {label} {side}: it takes sizes that are "
                                   f"multiples of {m} from {low}; the nearest: {' or '.join(map(str, nearest))} "
                                   "(pass --image-size)")
+
+    @classmethod
+    def sizes(cls, **options: Any) -> tuple[int, int]:
+        """The image heights and widths the networks take with ``options``: multiples of the first from the
+        second (``size_multiple`` and ``min_size`` unless the options decide them)."""
+        return cls.size_multiple, cls.min_size
+
+    @property
+    def noise_shape(self) -> tuple[int, ...]:
+        """The shape of one sample's noise, what :meth:`sample` takes per image: a ``latent_dim`` code by default."""
+        return (self.latent_dim,)
+
+    def draw_noise(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` draws of the model's noise, N(0, I) of shape (n, *noise_shape), float32, from ``rng``: the one
+        way every caller (``Run.sample``, the evaluation, the preview, ``explore``) draws what ``sample`` takes."""
+        return rng.standard_normal((n, *self.noise_shape)).astype(np.float32)
 
     @property
     def pixels(self) -> int:
@@ -185,7 +201,7 @@ class GenerativeModel(keras.Model):
 
     def export_functions(self) -> dict[str, tuple[Callable, list[tf.TensorSpec]]]:
         """Name -> (function returning a dict of named tensors, input signature) to export."""
-        z_spec = tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")
+        z_spec = tf.TensorSpec([None, *self.noise_shape], tf.float32, name="z")
         if self.has("conditional"):
             return {"generate": (lambda z, label: {"images": self.sample(z, checked_labels(label, self.num_classes))},
                                  [z_spec, LABEL_SPEC])}
@@ -204,9 +220,9 @@ class GenerativeModel(keras.Model):
         rng = np.random.default_rng(seed)
         if self.has("conditional"):
             rows = min(self.num_classes, MAX_CLASS_ROWS)
-            z = np.tile(rng.standard_normal((cols, self.latent_dim)), (rows, 1))
-            return {"z": z.astype(np.float32), "labels": np.repeat(np.arange(rows, dtype=np.int32), cols)}
-        return {"z": rng.standard_normal((rows * cols, self.latent_dim)).astype(np.float32)}
+            z = np.tile(self.draw_noise(cols, rng), (rows, *[1] * len(self.noise_shape)))
+            return {"z": z, "labels": np.repeat(np.arange(rows, dtype=np.int32), cols)}
+        return {"z": self.draw_noise(rows * cols, rng)}
 
     def preview(self, inputs: dict[str, Any], epoch: int, row_labels: Sequence[str] | None = None) -> np.ndarray:
         """The picture of the model after ``epoch`` (an RGB or grey uint8 array): its samples, tiled
