@@ -73,11 +73,24 @@ def make_run(out: Path, model: str, **settings) -> Path:
 
 # ----- helpers of the model tests (tests/test_models.py and tests/models/) -----
 
+# Options that make a model small and quick where it has them: a diffusion model's U-Net and sampling steps.
+TINY_OPTIONS = {"widths": (8, 16), "blocks": 1, "steps": 2}
+
+
+def tiny_options(name: str) -> dict:
+    """The :data:`TINY_OPTIONS` model ``name`` has."""
+    from tfgen import options, registry
+
+    return {key: value for key, value in TINY_OPTIONS.items() if key in options.of(registry.get(name))}
+
+
 def build_model(name: str, latent_dim: int = 8, seed: int = 1, **options):
-    """A compiled ``name`` model with a small latent and learning rate 1e-3."""
+    """A compiled ``name`` model with a small latent (small networks where it has the options) and learning rate
+    1e-3."""
     from tfgen import registry
 
-    model = registry.get(name)(latent_dim=latent_dim, learning_rate=1e-3, seed=seed, **options)
+    model = registry.get(name)(latent_dim=latent_dim, learning_rate=1e-3, seed=seed,
+                               **{**tiny_options(name), **options})
     model.compile()
     return model
 

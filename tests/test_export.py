@@ -1,5 +1,6 @@
 """The SavedModel is plain TensorFlow: it loads and matches the model where tfgen cannot be imported."""
 
+import inspect
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,10 @@ import tensorflow as tf
 from tfgen import registry
 from tfgen.export import export_saved_model
 
-from conftest import model_batch
+from conftest import model_batch, tiny_options
+
+# The sampling arguments of a diffusion model's generate (its steps and, conditional, its guidance weight).
+SAMPLING = {"steps": np.int32(3), "guidance": np.float32(0.5)}
 
 # Runs in a fresh interpreter in which `import tfgen` fails; loads every export named on its command line.
 LOAD_WITHOUT_TFGEN = textwrap.dedent(
@@ -31,8 +35,9 @@ LOAD_WITHOUT_TFGEN = textwrap.dedent(
                 args = {key: tf.constant(given[key]) for key in fn.structured_input_signature[1]}
                 for key, value in fn(**args).items():
                     results[f"{name}/{key}"] = value.numpy()
-        labels = [tf.constant(given["label"])] if "generate/label" in given else []
-        results["generate_fn"] = next(iter(loaded.generate(tf.constant(given["z"]), *labels).values())).numpy()
+        specs = loaded.generate.concrete_functions[0].structured_input_signature[0]  # its inputs, in order
+        args = [tf.constant(given[spec.name]) for spec in specs]
+        results["generate_fn"] = next(iter(loaded.generate(*args).values())).numpy()
         np.savez(folder + "/out.npz", **results)
         print(folder, sorted(loaded.signatures))
     """
@@ -53,7 +58,7 @@ def exported(request, tmp_path_factory):
                 if item.originalname == "test_saved_model_matches_the_model_without_tfgen"}
     models = {}
     for name in sorted(selected):
-        model = registry.get(name)(latent_dim=6, learning_rate=1e-3, seed=0)
+        model = registry.get(name)(latent_dim=6, learning_rate=1e-3, seed=0, **tiny_options(name))
         model.compile()
         data = model_batch(model, n=16)
         model.train_step(data)  # non-initial weights
@@ -61,10 +66,9 @@ def exported(request, tmp_path_factory):
         folder = root / name
         folder.mkdir()
         export_saved_model(model, folder / "saved_model")
-        z = np.random.default_rng(0).standard_normal((7, 6)).astype(np.float32)
+        z = model.draw_noise(7, np.random.default_rng(0))
         label = np.arange(7, dtype=np.int32) % 10
-        extra = {"generate/label": np.ones(1)} if model.has("conditional") else {}
-        np.savez(folder / "inputs.npz", z=z, images=x[:7], label=label, **extra)
+        np.savez(folder / "inputs.npz", z=z, images=x[:7], label=label, **SAMPLING)
         models[name] = (model, folder, z, x[:7], label)
     script = root / "load.py"
     script.write_text(LOAD_WITHOUT_TFGEN)
@@ -82,7 +86,8 @@ def test_saved_model_matches_the_model_without_tfgen(exported, name):
     model, folder, z, x, label, signatures, got = exported[name]
     assert not list(folder.glob(".saved_model*"))  # written to a temporary name, then renamed
     labels = (tf.constant(label),) if model.has("conditional") else ()
-    expected = model.sample(tf.constant(z), *labels).numpy()
+    sampling = {key: value for key, value in SAMPLING.items() if key in inspect.signature(model.sample).parameters}
+    expected = model.sample(tf.constant(z), *labels, **sampling).numpy()
     output = "points" if model.has("points") else "images"
     assert got[f"generate/{output}"].shape == expected.shape
     np.testing.assert_allclose(got[f"generate/{output}"], expected, atol=1e-5)

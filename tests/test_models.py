@@ -14,7 +14,7 @@ from tfgen.models.base import CAPABILITIES, GenerativeModel
 
 from conftest import build_model as build
 from conftest import model_batch as batch
-from conftest import sample_args
+from conftest import sample_args, tiny_options
 
 MODELS = registry.names()
 IMAGE_MODELS = [n for n in MODELS if not registry.get(n).has("points")]
@@ -128,7 +128,7 @@ def test_get_config_returns_every_constructor_argument_and_round_trips(name):
     model = build(name, latent_dim=6, seed=4)
     cfg = model.get_config()
     assert cfg == {"latent_dim": 6, "learning_rate": 1e-3, "seed": 4, "image_shape": (28, 28, 1), "num_classes": 10,
-                   **options.defaults(cls)}
+                   **options.defaults(cls), **tiny_options(name)}
     again = cls(**cfg)
     assert again.get_config() == cfg
     assert again.count_params() == model.count_params()
@@ -216,7 +216,9 @@ def test_batch_shares_are_strided_and_disjoint():
 # before the networks were built from the data's shape: the seeds' architectures, so their results stand.
 PARAMETERS_AT_28x28x1 = {"ae": 1_093_030, "beta_vae": 1_105_780, "cgan": 1_122_705, "cond_vae": 1_113_460,
                          "conv_vae": 33_813, "cvae": 366_533, "cvae_gan": 6_522_976, "dcgan": 2_486_465,
-                         "gan": 4_995, "noise_vae": 655_474, "vae": 1_105_780, "wgan_gp": 2_485_569}
+                         "gan": 4_995, "noise_vae": 655_474, "vae": 1_105_780, "wgan_gp": 2_485_569,
+                         # the keras.io DDIM example's U-Net widths (4,946,913 weights), and their moving average
+                         "diffusion": 9_893_826, "cond_diffusion": 9_896_642}
 
 
 @pytest.mark.slow  # builds twelve full-size models (3 s): the quick loop stays under 90 s
@@ -229,10 +231,11 @@ def test_default_models_at_28x28x1_keep_the_seed_architectures(name):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_a_model_subclasses_a_family_base_only_and_takes_its_options_by_keyword(name):
-    from tfgen.models.base import AdversarialModel, EncoderDecoder
+    from tfgen.models.base import AdversarialModel, DiffusionModel, EncoderDecoder
 
     cls = registry.get(name)
-    assert cls.__bases__[0] in (GenerativeModel, EncoderDecoder, AdversarialModel) and len(cls.__bases__) == 1
+    assert cls.__bases__[0] in (GenerativeModel, EncoderDecoder, AdversarialModel, DiffusionModel)
+    assert len(cls.__bases__) == 1
     params = inspect.signature(cls.__init__).parameters
     assert all(params[option].kind is inspect.Parameter.KEYWORD_ONLY for option in options.of(cls))
 

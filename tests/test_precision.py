@@ -14,7 +14,7 @@ from tfgen.export import export_saved_model, float32_copy
 
 from conftest import run_train
 from conftest import model_batch as batch
-from conftest import sample_args
+from conftest import sample_args, tiny_options
 
 MODELS = registry.names()
 # The quick loop covers a VAE, a conditional GAN and the toy GAN; the full suite covers every model.
@@ -23,7 +23,8 @@ SOME_IN_THE_QUICK_LOOP = [pytest.param(name, marks=() if name in QUICK else pyte
 
 
 def mixed_model(name, precision="mixed_bfloat16"):
-    cfg = config_lib.resolve(name, {"latent_dim": 6, "out": "unused", "precision": precision})
+    cfg = config_lib.resolve(name, {"latent_dim": 6, "out": "unused", "precision": precision,
+                                    "options": tiny_options(name)})
     model = cfg.make_model()
     model.compile()
     return model

@@ -15,7 +15,7 @@ from tfgen import registry
 from tfgen.errors import NonFiniteLossError
 from tfgen.rundir import Checkpoints
 
-from conftest import REPO, TINY, assert_complete_run, read_rows, run_train
+from conftest import REPO, TINY, assert_complete_run, read_rows, run_train, tiny_options
 
 pytestmark = pytest.mark.slow
 
@@ -104,7 +104,8 @@ def test_python_dash_m_tfgen_is_train_py():
 @pytest.mark.parametrize("name", registry.names())
 def test_every_model_trains_and_writes_its_run_directory(tmp_path, data_dir, name):
     out = tmp_path / name
-    tfgen.train(name, epochs=2, batch_size=64, latent_dim=4, data_dir=str(data_dir), out=str(out), verbose=0)
+    tfgen.train(name, epochs=2, batch_size=64, latent_dim=4, data_dir=str(data_dir), out=str(out), verbose=0,
+                options=tiny_options(name))
     rows = assert_complete_run(out, 2)
     model = registry.get(name)
     assert [c for c in rows[0] if c in model.loss_names] == list(model.loss_names)

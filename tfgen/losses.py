@@ -149,3 +149,24 @@ def gradient_penalty(gradients: tf.Tensor) -> tf.Tensor:
     """
     norms = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=tf.range(1, tf.rank(gradients))))
     return tf.reduce_mean(tf.square(norms - 1.0))
+
+
+def diffusion_schedule(t: tf.Tensor, min_signal: float = 0.02, max_signal: float = 0.9999) -> tuple[tf.Tensor,
+                                                                                                     tf.Tensor]:
+    """The cosine schedule in continuous time: (signal rate, noise rate) at diffusion times ``t`` in [0, 1].
+
+    x_t = signal * x_0 + noise * eps, signal = cos(angle), noise = sin(angle), the angle linear in t from
+    acos(``max_signal``) at t = 0 to acos(``min_signal``) at t = 1 (Nichol and Dhariwal's cosine schedule,
+    whose offset s = 0.008 gives a signal rate of 0.99992 at t = 0, clipped so that t = 1 keeps a trace of the
+    signal; signal² + noise² = 1). Elementwise: the rates have ``t``'s shape.
+    """
+    start, end = math.acos(max_signal), math.acos(min_signal)
+    angle = start + tf.cast(t, tf.float32) * (end - start)
+    return tf.cos(angle), tf.sin(angle)
+
+
+def denoising_loss(prediction: tf.Tensor, target: tf.Tensor, kind: str = "mae") -> tf.Tensor:
+    """A diffusion network's loss: the mean absolute (``mae``) or squared (``mse``) error of its ``prediction``
+    of ``target`` (the noise, or v), averaged over every pixel and example: one scalar."""
+    error = tf.cast(prediction, tf.float32) - tf.cast(target, tf.float32)
+    return tf.reduce_mean(tf.abs(error) if kind == "mae" else tf.square(error))

@@ -3,7 +3,7 @@
 ``tfgen.commands.train.write_model_list()`` and used only while ``SOURCES`` (the sha256 of the files it is
 made from, ``tfgen.commands.train.LIST_SOURCES``) matches them."""
 
-SOURCES = 'ed677578a21fba6e82df5a85e3eab8039d8659e9e51ff291bd127988811e9e4b'
+SOURCES = '7580933b272d95e00f9f23082794ec71cc202b31d45390a3bc85ae3635aed0ca'
 
 TEXT = "\n".join([
     "ae         Plain autoencoder (the vae's networks, deterministic code); samples from a Gaussian fitted to its codes. (epochs 20, batch 64, latent 50, lr 0.001, XLA, compared with vae)",
@@ -15,6 +15,19 @@ TEXT = "\n".join([
     '             --option likelihood=auto|binarized|bernoulli (default auto)',
     "cgan       Conditional MLP GAN: one-hot label concatenated to G's noise and to D's flattened image. (epochs 30, batch 64, latent 100, lr 0.0002, XLA)",
     '             --option beta_1=FLOAT (from 0 to 0.9999) (default 0.5)',
+    'cond_diffusion Class-conditional diffusion: the diffusion U-Net with a label embedding, classifier-free guidance. (epochs 10, batch 64, latent 1, lr 0.001)',
+    '             --option widths=INT,... (comma-separated integers from 1 to 1024, 1 to 6 of them) (default 32,64,96,128)',
+    '             --option blocks=INT (from 1 to 8) (default 2)',
+    '             --option attention=INT,... (comma-separated integers from 1 to 4096, 0 to 6 of them, or none) (default none)',
+    '             --option dropout=FLOAT (from 0 to 0.9) (default 0.0)',
+    '             --option target=eps|v (default eps)',
+    '             --option loss=mae|mse (default mae)',
+    '             --option ema=FLOAT (from 0 to 0.99999) (default 0.999)',
+    '             --option weight_decay=FLOAT (from 0 to 1) (default 0.0001)',
+    '             --option steps=INT (from 1 to 1000) (default 20)',
+    '             --option eta=FLOAT (from 0 to 1) (default 0.0)',
+    '             --option uncond=FLOAT (from 0 to 1) (default 0.1)',
+    '             --option guidance=FLOAT (from 0 to 20) (default 1.0)',
     'cond_vae   Label-conditioned MLP VAE: one-hot class concatenated to the encoder input and to z. (epochs 20, batch 64, latent 50, lr 0.001, XLA, compared with vae)',
     '             --option hidden=INT (from 2 to 65536) (default 512)',
     '             --option likelihood=auto|binarized|bernoulli (default auto)',
@@ -31,6 +44,17 @@ TEXT = "\n".join([
     '             --option likelihood=auto|binarized|bernoulli (default auto)',
     'dcgan      Convolutional GAN: transposed-conv generator, strided-conv discriminator with BatchNorm. (epochs 25, batch 256, latent 100, lr 0.0001)',
     '             --option beta_1=FLOAT (from 0 to 0.9999) (default 0.9)',
+    'diffusion  Denoising diffusion: a residual U-Net predicting the noise in continuous time, sampled with DDIM. (epochs 10, batch 64, latent 1, lr 0.001)',
+    '             --option widths=INT,... (comma-separated integers from 1 to 1024, 1 to 6 of them) (default 32,64,96,128)',
+    '             --option blocks=INT (from 1 to 8) (default 2)',
+    '             --option attention=INT,... (comma-separated integers from 1 to 4096, 0 to 6 of them, or none) (default none)',
+    '             --option dropout=FLOAT (from 0 to 0.9) (default 0.0)',
+    '             --option target=eps|v (default eps)',
+    '             --option loss=mae|mse (default mae)',
+    '             --option ema=FLOAT (from 0 to 0.99999) (default 0.999)',
+    '             --option weight_decay=FLOAT (from 0 to 1) (default 0.0001)',
+    '             --option steps=INT (from 1 to 1000) (default 20)',
+    '             --option eta=FLOAT (from 0 to 1) (default 0.0)',
     'gan        Toy 2-D GAN: MLP generator and discriminator (128 hidden units each) on point sets. (epochs 100, batch 128, latent 32, lr 0.001, dataset ring)',
     '             --option hidden=INT (from 1 to 65536) (default 128)',
     '             --option pack=1|2|4 (default 1)',

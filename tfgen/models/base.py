@@ -27,7 +27,7 @@ from tfgen import images, options
 from tfgen.data.convert import InputRange
 from tfgen.distribute import in_multi_worker_mode
 from tfgen.errors import ConfigError
-from tfgen.losses import minimax_discriminator_loss, non_saturating_generator_loss
+from tfgen.losses import denoising_loss, diffusion_schedule, minimax_discriminator_loss, non_saturating_generator_loss
 
 # A conditional model's per-epoch grid has a row per class, for at most this many classes (the first ones).
 MAX_CLASS_ROWS = 20
@@ -578,3 +578,164 @@ class AdversarialModel(GenerativeModel):
         """G's non-saturating loss on ``fakes`` (drawn fresh when not given)."""
         fake, fake_labels = fakes if fakes is not None else self.fake_batch(tf.shape(batch[0])[0], training)
         return {"g_loss": non_saturating_generator_loss(self.critic(fake, fake_labels, training))}
+
+
+# The most DDIM steps a sample may take: DDPM's own chain is 1000 long.
+MAX_SAMPLING_STEPS = 1000
+
+
+class DiffusionModel(GenerativeModel):
+    """Denoising diffusion in continuous time: a network predicting the noise (or v) of noised images, an
+    exponential moving average of its weights that samples, and DDIM sampling in one compiled loop.
+
+    Training (Ho et al. 2020, in continuous time as Kingma et al. 2021): each
+    image x_0 in [-1, 1] is noised to x_t = signal(t) x_0 + noise(t) eps at a
+    time t ~ U[0, 1) of the cosine schedule (``tfgen.losses.diffusion_schedule``),
+    and the network predicts from (x_t, t) the noise eps (``target`` ``eps``) or
+    v = signal eps - noise x_0 (``v``, Salimans and Ho 2022) with the mean
+    absolute or squared error (``loss``); AdamW. A conditional model trains
+    with its label dropped (the "no label" class ``num_classes``) for a share
+    ``uncond`` of the examples, so that one network also predicts without it.
+
+    Sampling (Song et al. 2021, DDIM): from the noise ``z`` at t = 1, ``steps``
+    updates on an even grid of times down to 0, each predicting x_0 (clipped to
+    [-1, 1]) and stepping to the next time; ``eta`` 0 is deterministic, 1 is
+    DDPM-like ancestral sampling, its fresh noise drawn statelessly from the
+    model's seed and the step, so the same inputs give the same images. A
+    conditional model mixes its predictions with and without the label,
+    (1 + guidance) cond - guidance uncond (classifier-free guidance, Ho and
+    Salimans 2022). ``sample`` returns the last x_0 prediction in [0, 1].
+
+    A subclass builds its network with :meth:`set_network`, given a function
+    ``build(name)`` returning a fresh Keras model (x_t, t[, label]) -> prediction.
+    ``latent_dim`` is not used: the noise has the images' shape (``noise_shape``).
+    """
+
+    input_range = "tanh"
+    grid_shape = (6, 6)
+
+    def __init__(self, latent_dim: int, learning_rate: float, seed: int | None = None, *, target: str = "eps",
+                 loss: str = "mae", ema: float = 0.999, weight_decay: float = 1e-4, steps: int = 20,
+                 eta: float = 0.0, uncond: float = 0.0, guidance: float = 0.0, **kwargs: Any):
+        super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
+        self.target, self.loss, self.ema, self.weight_decay = target, loss, ema, weight_decay
+        self.steps, self.eta, self.uncond, self.guidance = steps, eta, uncond, guidance
+        self.sampler = tf.function(self.ddim, reduce_retracing=True)
+
+    def set_network(self, build: Callable[[str], keras.Model]) -> None:
+        """``self.network`` (trained) and ``self.ema_network`` (its moving average, not trained by the optimizer,
+        starting as a copy), both from ``build(name)``."""
+        self.network = build("network")
+        self.ema_network = build("ema_network")
+        self.ema_network.trainable = False
+        for average, weight in zip(self.ema_network.weights, self.network.weights):
+            average.assign(weight)
+        self.built = True
+
+    @property
+    def noise_shape(self) -> tuple[int, ...]:
+        return self.image_shape
+
+    def make_optimizer(self) -> keras.optimizers.Optimizer:
+        return keras.optimizers.AdamW(self.learning_rate, weight_decay=self.weight_decay)
+
+    def predict(self, network: keras.Model, x_t, t, labels=None, training: bool = False) -> tf.Tensor:
+        """``network``'s prediction at (x_t, t), with its labels when the model is conditional."""
+        return network([x_t, t] if labels is None else [x_t, t, labels], training=training)
+
+    def compute_losses(self, batch, training: bool = False) -> dict[str, tf.Tensor]:
+        """The denoising loss of one batch at fresh times and noise (and, conditional, fresh label drops)."""
+        x0, labels = batch
+        n = tf.shape(x0)[0]
+        t = uniform((n,), self.seed_generator)
+        eps = normal(tf.shape(x0), self.seed_generator, dtype=x0.dtype)
+        signal, noise = (tf.cast(r[:, None, None, None], x0.dtype) for r in diffusion_schedule(t))
+        x_t = signal * x0 + noise * eps
+        if self.has("conditional"):
+            dropped = uniform((n,), self.seed_generator) < self.uncond
+            labels = tf.where(dropped, self.num_classes, tf.cast(labels, tf.int32))
+        else:
+            labels = None
+        prediction = self.predict(self.network, x_t, t, labels, training)
+        target = eps if self.target == "eps" else signal * eps - noise * x0
+        return {"loss": denoising_loss(prediction, target, self.loss)}
+
+    def train_step(self, data):
+        """The optimizer's step, then the moving average's: average <- decay average + (1 - decay) weights."""
+        logs = super().train_step(data)
+        for average, weight in zip(self.ema_network.weights, self.network.weights):
+            average.assign(self.ema * average + (1.0 - self.ema) * weight)
+        return logs
+
+    def guided(self, x_t, t, labels=None, guidance=None) -> tf.Tensor:
+        """The moving average's prediction at (x_t, t); conditional: mixed with its prediction without the label
+        by ``guidance`` (default the model's)."""
+        if not self.has("conditional"):
+            return self.predict(self.ema_network, x_t, t)
+        w = tf.cast(self.guidance if guidance is None else guidance, tf.float32)
+        n = tf.shape(x_t)[0]
+        both = self.predict(self.ema_network, tf.concat([x_t, x_t], 0), tf.concat([t, t], 0),
+                            tf.concat([tf.cast(labels, tf.int32), tf.fill([n], self.num_classes)], 0))
+        cond, uncond = tf.cast(both[:n], tf.float32), tf.cast(both[n:], tf.float32)
+        return (1.0 + w) * cond - w * uncond
+
+    def ddim(self, z, labels=None, steps=None, guidance=None, trajectory: int = 0):
+        """DDIM from the noise ``z`` (the images at t = 1) in ``steps`` steps (default the model's): the last
+        prediction of x_0, in [-1, 1]; with ``trajectory`` (at most ``steps``), also the x_0 predicted at the last
+        step of each of ``trajectory`` equal shares of the steps, stacked on a new first axis."""
+        steps = tf.cast(self.steps if steps is None else steps, tf.int32)
+        x = tf.cast(z, tf.float32)
+        n, total = tf.shape(x)[0], tf.cast(steps, tf.float32)
+        x0 = tf.zeros_like(x)
+        kept = tf.TensorArray(tf.float32, size=max(trajectory, 1))
+        for i in tf.range(steps):
+            t, t_next = 1.0 - tf.cast(i, tf.float32) / total, 1.0 - tf.cast(i + 1, tf.float32) / total
+            (signal, noise), (signal_next, noise_next) = diffusion_schedule(t), diffusion_schedule(t_next)
+            prediction = self.guided(x, tf.fill([n], t), labels, guidance)
+            x0 = (x - noise * prediction) / signal if self.target == "eps" else signal * x - noise * prediction
+            x0 = tf.clip_by_value(x0, -1.0, 1.0)
+            eps = (x - signal * x0) / noise  # the noise that the clipped x_0 implies
+            sigma = self.eta * noise_next / noise * tf.sqrt(tf.maximum(1.0 - (signal / signal_next) ** 2, 0.0))
+            fresh = tf.random.stateless_normal(tf.shape(x), seed=tf.stack([tf.cast(self.seed or 0, tf.int32), i]))
+            x = signal_next * x0 + tf.sqrt(tf.maximum(noise_next ** 2 - sigma ** 2, 0.0)) * eps + sigma * fresh
+            if trajectory and (i + 1) * trajectory // steps > i * trajectory // steps:
+                kept = kept.write((i + 1) * trajectory // steps - 1, x0)
+        return (x0, kept.stack()) if trajectory else x0
+
+    def sample(self, z, labels=None, steps=None, guidance=None) -> tf.Tensor:
+        """Images in [0, 1] from the noise ``z`` (N, H, W, C) by DDIM in ``steps`` steps (default the model's)."""
+        return (self.sampler(z, labels, steps, guidance) + 1.0) / 2.0
+
+    def trajectory(self, z, labels=None, points: int = 6, steps: int | None = None) -> tf.Tensor:
+        """The x_0 predicted (in [0, 1]) at ``points`` evenly spaced steps of one DDIM run from ``z``, the last
+        the sample itself: (points, N, H, W, C); at most one point per step."""
+        steps = self.steps if steps is None else steps
+        _, kept = self.sampler(z, labels, steps, None, min(points, steps))
+        return (kept + 1.0) / 2.0
+
+    def export_functions(self):
+        z_spec = tf.TensorSpec([None, *self.image_shape], tf.float32, name="z")
+        steps_spec = tf.TensorSpec([], tf.int32, name="steps")
+        if self.has("conditional"):
+            guidance_spec = tf.TensorSpec([], tf.float32, name="guidance")
+            return {"generate": (lambda z, steps, label, guidance: {"images": self.sample(
+                z, checked_labels(label, self.num_classes), checked_steps(steps), checked_guidance(guidance))},
+                [z_spec, steps_spec, LABEL_SPEC, guidance_spec])}
+        return {"generate": (lambda z, steps: {"images": self.sample(z, steps=checked_steps(steps))},
+                             [z_spec, steps_spec])}
+
+
+def checked_steps(steps: tf.Tensor) -> tf.Tensor:
+    """``steps`` once it is checked to be from 1 to :data:`MAX_SAMPLING_STEPS` (an exported ``generate``'s)."""
+    ok = tf.logical_and(steps >= 1, steps <= MAX_SAMPLING_STEPS)
+    with tf.control_dependencies([tf.debugging.Assert(ok, [f"steps must be from 1 to {MAX_SAMPLING_STEPS}; got",
+                                                           steps])]):
+        return tf.identity(steps)
+
+
+def checked_guidance(guidance: tf.Tensor) -> tf.Tensor:
+    """``guidance`` once it is checked to be finite and at least 0 (an exported ``generate``'s)."""
+    ok = tf.logical_and(tf.math.is_finite(guidance), guidance >= 0)
+    with tf.control_dependencies([tf.debugging.Assert(ok, ["guidance must be a finite number, at least 0; got",
+                                                           guidance])]):
+        return tf.identity(guidance)
