@@ -661,10 +661,17 @@ class DiffusionModel(GenerativeModel):
         return {"loss": denoising_loss(prediction, target, self.loss)}
 
     def train_step(self, data):
-        """The optimizer's step, then the moving average's: average <- decay average + (1 - decay) weights."""
+        """The optimizer's step, then the moving average's: average <- decay average + (1 - decay) weights.
+
+        The decay warms up as TensorFlow's ``ExponentialMovingAverage(num_updates=...)`` does: after n steps it
+        is min(``ema``, (1 + n) / (10 + n)), so that the early averages follow the weights instead of holding
+        on to the untrained network for the first thousands of steps (0.999 forgets it after about 5,000).
+        """
         logs = super().train_step(data)
+        n = tf.cast(self.optimizer.iterations, tf.float32)
+        decay = tf.minimum(self.ema, (1.0 + n) / (10.0 + n))
         for average, weight in zip(self.ema_network.weights, self.network.weights):
-            average.assign(self.ema * average + (1.0 - self.ema) * weight)
+            average.assign(decay * average + (1.0 - decay) * weight)
         return logs
 
     def guided(self, x_t, t, labels=None, guidance=None) -> tf.Tensor:
