@@ -13,9 +13,9 @@ from tfgen.commands import explore
 from tfgen.commands import main as cli_main
 from tfgen.data import to_float
 
-from conftest import make_run
+from conftest import make_run, tiny_options
 
-RUNS = {"vae": 4, "ae": 4, "conv_vae": 2, "cond_vae": 4}  # model -> latent size
+RUNS = {"vae": 4, "ae": 4, "conv_vae": 2, "cond_vae": 4, "cond_diffusion": 1}  # model -> latent size
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def runs(tmp_path_factory, data_dir):
     tool takes as well as a trained model."""
     parent = tmp_path_factory.mktemp("runs")
     for model, size in RUNS.items():
-        make_run(parent / model, model, latent_dim=size, data_dir=str(data_dir))
+        make_run(parent / model, model, latent_dim=size, data_dir=str(data_dir), options=tiny_options(model))
     return parent
 
 
@@ -138,6 +138,27 @@ def test_conditional_grid_has_a_row_per_class(runs, capsys):
     assert (grid[:, : grid.shape[1] - plain.shape[1]] < 128).any()
     assert run_explore("conditional-grid", runs / "vae") == 2
     assert "conditional-grid needs a conditional model; 'vae' takes no labels" in capsys.readouterr().err
+
+
+def test_a_diffusion_model_shows_one_noise_in_several_numbers_of_steps_and_its_trajectory(runs, capsys):
+    run = runs / "cond_diffusion"
+    assert run_explore("steps", run, "--steps", "1,2,4", "--n", "3") == 0
+    grid = iio.imread(run / "explore" / "steps_1_2_4.png")
+    plain = images.tile(np.zeros((9, 28, 28, 1)), 3, 3)
+    assert grid.shape[0] == plain.shape[0] and grid.shape[1] > plain.shape[1]  # a labelled row per number of steps
+    assert run_explore("trajectory", run, "--points", "2", "--steps", "4", "--n", "5") == 0
+    assert iio.imread(run / "explore" / "trajectory_4.png").shape[0] == images.tile(np.zeros((10, 28, 28, 1)), 2,
+                                                                                     5).shape[0]
+    loaded = tfgen.load(run)
+    path = loaded.trajectory(points=2, n=3, steps=4)
+    np.testing.assert_allclose(path[-1], loaded.sample_in_steps([4], n=3)[0], atol=1e-6)  # it ends at the samples
+    for command in ("steps", "trajectory"):
+        assert run_explore(command, runs / "vae") == 2
+        assert f"{command} needs a model that samples in steps; 'vae' samples in one pass" in capsys.readouterr().err
+    assert run_explore("steps", run, "--steps", "0,2") == 2
+    assert "steps must be a whole number from 1 to 1,000; got 0" in capsys.readouterr().err
+    assert run_explore("latent-map", run) == 2
+    assert "draws codes of shape (28, 28, 1)" in capsys.readouterr().err
 
 
 def test_tfgen_explore_is_the_same_command(runs):

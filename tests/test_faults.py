@@ -154,14 +154,18 @@ def test_a_torn_metrics_row_is_dropped_and_redone(tmp_path, data_dir):
     assert_complete_run(run.path, 3)
 
 
-@pytest.mark.parametrize("model, data", [("cvae", "tiny"), ("gan", ["--train-size", "1024"])])
+@pytest.mark.parametrize("model, data", [
+    ("cvae", "tiny"), ("gan", ["--train-size", "1024"]),
+    # the moving average of the weights, and the optimizer's step count its warm-up reads
+    ("diffusion", ["--data-dir", "DATA_DIR", "--train-size", "640", "--option", "widths=8,16", "--option", "blocks=1",
+                   "--option", "steps=2", "--option", "ema=0.9"])])
 def test_a_run_killed_in_epoch_2_and_resumed_equals_the_uninterrupted_run(tmp_path, data_dir, model, data):
     """Exact resume: the random-generator state is checkpointed and each epoch's data order comes from its number."""
     import numpy as np
 
     import tfgen
 
-    data = ["--data-dir", str(data_dir)] if data == "tiny" else data
+    data = ["--data-dir", str(data_dir)] if data == "tiny" else [str(data_dir) if a == "DATA_DIR" else a for a in data]
     args = [model, "--epochs", "3", *data, *TINY]
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     assert run_train(*args, "--out", str(whole)).returncode == 0

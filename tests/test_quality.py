@@ -18,6 +18,7 @@ from tfgen.commands import evaluate
 from tfgen.data import to_float
 from tfgen.data.builtin import load_mnist_sample
 
+from conftest import tiny_options
 from conftest import make_arrays
 
 # ----- the metrics on known answers -----
@@ -201,19 +202,25 @@ def test_classifier_scores_separate_real_from_noise_and_catch_collapse(cache):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["cvae", "cond_vae", "ae", "dcgan", "gan"])
+@pytest.mark.parametrize("name", ["cvae", "cond_vae", "ae", "dcgan", "gan", "cond_diffusion"])
 def test_evaluate_writes_what_applies_to_the_model(tmp_path, data_dir, cache, monkeypatch, capsys, name):
     monkeypatch.setenv(classifier_lib.CACHE_ENV, str(cache))
     out = tmp_path / name
-    flags = {"epochs": 1, "batch_size": 64, "latent_dim": 4, "out": str(out), "verbose": 0}
+    flags = {"epochs": 1, "batch_size": 64, "latent_dim": 4, "out": str(out), "verbose": 0,
+             "options": tiny_options(name)}
     if not registry.get(name).has("points"):
         flags["data_dir"] = str(data_dir)
     tfgen.train(name, **flags)
-    assert evaluate.main([str(out), "--num-samples", "64", "--k", "3"]) == 0
+    model = registry.get(name)
+    steps = ["--steps", "3"]  # a diffusion model's sampling steps; refused for any other model
+    if not model.has("steps"):
+        assert evaluate.main([str(out), *steps]) == 2
+        assert f"--steps needs a model that samples in steps; {name!r} samples in one pass" in capsys.readouterr().err
+    assert evaluate.main([str(out), "--num-samples", "64", "--k", "3", *steps[:2 * model.has("steps")]]) == 0
     result = json.loads((out / "evaluation.json").read_text())
     printed = capsys.readouterr().out
     assert result["model"] == name and result["epochs"] == 1
-    model = registry.get(name)
+    assert result.get("steps") == (3 if model.has("steps") else None)
     if name == "gan":
         assert set(result) >= {"modes"} and result["modes"]["num_modes"] == 8 and "modes covered" in printed
         return

@@ -27,6 +27,7 @@ from tfgen.data import Dataset, from_unit, to_float
 from tfgen.data.dataset import label_names
 from tfgen.data.prepare import load_for
 from tfgen.errors import ConfigError
+from tfgen.options import MAX_SAMPLING_STEPS
 from tfgen.settings import NAMES
 
 
@@ -179,12 +180,9 @@ class Run:
         Images in [0, 1] shaped (n, H, W, C) (the toy GAN: points (n, 2)).
         A conditional model takes ``labels`` (n ints), by default each class in turn.
         """
-        from tfgen.evaluation import sample_inputs
-
-        n, seed = inputs.count(n, "n", self._output_shape), inputs.seed(seed)
         if labels is not None and not self.model.has("conditional"):
             raise ConfigError(f"model {self.settings.model!r} takes no labels")
-        z, _ = sample_inputs(self.model, n, seed)
+        z, _ = self._draws(n, seed)
         return self.generate(z, labels)
 
     def generate(self, z, labels=None) -> np.ndarray:
@@ -249,9 +247,9 @@ class Run:
         A conditional model decodes every point as class ``label``.
         """
         if self.model.noise_shape != (2,):
-            shape = "x".join(map(str, self.model.noise_shape))
-            raise ConfigError(f"latent-map needs a 2-D latent; {self.path} has {shape} (train with --latent-dim 2 "
-                              "a model whose codes are vectors; train.py --list shows each model's default)")
+            raise ConfigError(f"latent-map needs a 2-D latent; {self.path} draws codes of shape "
+                              f"{self.model.noise_shape} (train a model with vector codes with --latent-dim 2; "
+                              "train.py --list shows each model's default)")
         z = latent.prior_grid(n)
         labels = None
         if self.model.has("conditional"):
@@ -266,11 +264,36 @@ class Run:
         labels = np.repeat(np.arange(model.num_classes, dtype=np.int32), columns)
         return latent.in_batches(model.sample, np.tile(z, (model.num_classes, *[1] * (z.ndim - 1))), labels)
 
+    def sample_in_steps(self, steps: Sequence[int] = (1, 2, 5, 10, 20, 50), n: int = 8, seed: int = 0) -> np.ndarray:
+        """The same ``n`` draws of noise (from ``seed``) sampled in each number of ``steps``: (len(steps), n, H, W, C)
+        in [0, 1]; a model that samples in steps (a diffusion model). A conditional model's draws take each class in
+        turn."""
+        model = self.require("steps", "steps")
+        steps = [inputs.whole(s, "steps", 1, MAX_SAMPLING_STEPS) for s in steps]
+        z, labels = self._draws(n, seed)
+        return np.stack([latent.in_batches(functools.partial(model.sample, steps=s), z, labels) for s in steps])
+
+    def trajectory(self, points: int = 6, n: int = 8, seed: int = 0, steps: int | None = None) -> np.ndarray:
+        """The clean images predicted at ``points`` evenly spaced steps of one sampling run from ``n`` draws of
+        noise (from ``seed``), the last the samples themselves: (points, n, H, W, C) in [0, 1] (at most one point
+        per step); a model that samples in steps, in its own ``steps`` unless told."""
+        model = self.require("steps", "trajectory")
+        steps = model.steps if steps is None else inputs.whole(steps, "steps", 1, MAX_SAMPLING_STEPS)
+        points = inputs.whole(points, "points", 1, steps)
+        z, labels = self._draws(n, seed)
+        return np.asarray(model.trajectory(z, labels, points, steps))
+
+    def _draws(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+        from tfgen.evaluation import sample_inputs
+
+        return sample_inputs(self.model, inputs.count(n, "n", self._output_shape), inputs.seed(seed))
+
     def require(self, capability: str, what: str):
         """The model, once it has ``capability``; else ConfigError naming what needed it."""
         if not self.model.has(capability):
             needs, lacks = {"encoder": ("a model with an encoder", "has none"),
-                            "conditional": ("a conditional model", "takes no labels")}[capability]
+                            "conditional": ("a conditional model", "takes no labels"),
+                            "steps": ("a model that samples in steps", "samples in one pass")}[capability]
             raise ConfigError(f"{what} needs {needs}; {self.settings.model!r} {lacks}")
         return self.model
 
@@ -284,7 +307,8 @@ class Run:
         """One output's shape: an image (H, W, C), or the toy GAN's 2-D point."""
         return (2,) if self.model.has("points") else tuple(self.model.image_shape)
 
-    def evaluate(self, num_samples: int = 10_000, k: int = 100, seed: int = 0, features: str = "classifier") -> dict:
+    def evaluate(self, num_samples: int = 10_000, k: int = 100, seed: int = 0, features: str = "classifier",
+                 steps: int | None = None) -> dict:
         """Every score that applies to the model: what ``tfgen evaluate`` writes to ``evaluation.json``.
 
         Args:
@@ -295,6 +319,7 @@ class Run:
             seed: seeds the generated images' codes and the bound's samples.
             features: ``classifier`` (the data's own) or ``inception`` (the
                 standard FID/KID, when InceptionV3's ImageNet weights are in the Keras cache).
+            steps: the sampling steps of a model that samples in steps (a diffusion model; default its own).
 
         The first call on a labelled data set trains its reference classifier
         (minutes on a CPU: about 5 for CIFAR-10), cached for every later call.
@@ -302,4 +327,4 @@ class Run:
         """
         from tfgen.evaluation import evaluate
 
-        return evaluate(self, num_samples, k, seed, features=features)
+        return evaluate(self, num_samples, k, seed, features=features, steps=steps)

@@ -25,13 +25,15 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
 
 from tfgen import classifier as classifier_lib
 from tfgen import data as data_lib
-from tfgen.errors import warn
+from tfgen.errors import ConfigError, warn
+from tfgen.options import MAX_SAMPLING_STEPS
 from tfgen.latent import each_class, in_batches
 from tfgen import inception, metrics, quality
 
@@ -102,17 +104,27 @@ def weak_classifier(info: dict, num_classes: int) -> str | None:
 
 def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
              classifier: classifier_lib.Classifier | None = None, cache: Path | None = None,
-             features: str = "classifier") -> dict:
+             features: str = "classifier", steps: int | None = None) -> dict:
     """Every metric that applies to ``run``'s model (a :class:`tfgen.Run`), as a JSON-ready dict.
 
     ``features``: ``classifier`` (the data's own classifier) or ``inception``
     (InceptionV3's ImageNet features; refused when its weights are not cached).
+    ``steps``: a model that samples in steps (``has("steps")``) samples in that
+    many (default: its own ``steps``); refused for any other.
     """
     if features not in FEATURES:
         raise ValueError(f"unknown features {features!r}; choose one of: {', '.join(FEATURES)}")
     model = run.model
     result: dict = {"model": run.config["model"], "run_dir": str(run.path), "epochs": run.epochs,
                     "dataset": run.data_name}
+    sample = model.sample
+    if steps is not None and not model.has("steps"):
+        raise ConfigError(f"--steps needs a model that samples in steps; {run.config['model']!r} samples in one pass")
+    if steps is not None and not (isinstance(steps, int) and 1 <= steps <= MAX_SAMPLING_STEPS):
+        raise ConfigError(f"--steps must be an integer from 1 to {MAX_SAMPLING_STEPS}; got {steps!r}")
+    if model.has("steps"):
+        result["steps"] = steps = steps or model.steps
+        sample = functools.partial(model.sample, steps=steps)
     ds = run.dataset()
     if model.has("points"):
         if ds.modes is None:
@@ -140,7 +152,7 @@ def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
         warn(f"--num-samples {num_samples} is more than the {len(ds.x_test)} real test images of "
                       f"{run.data_name}: scoring {n} samples against {n} test images")
     z, labels = sample_inputs(model, n, seed)
-    samples, real = in_batches(model.sample, z, labels), data_lib.to_float(ds.x_test[:n], "unit")
+    samples, real = in_batches(sample, z, labels), data_lib.to_float(ds.x_test[:n], "unit")
     if features == "inception":
         result["inception"] = inception_scores(extractor, samples, real)
         caution(result, too_few_for_frechet(n, inception.FEATURES))

@@ -36,6 +36,14 @@ def count(n: Any, what: str, item_shape: Sequence[int]) -> int:
     return number
 
 
+def whole(n: Any, what: str, low: int, high: int) -> int:
+    """``n``, a whole number from ``low`` to ``high``."""
+    number = _integer(n)
+    if number is None or not low <= number <= high:
+        raise ConfigError(f"{what} must be a whole number from {low} to {high:,}; got {n!r}")
+    return number
+
+
 def seed(value: Any) -> int:
     """A seed: a whole number from 0 to 2**32 - 1, as ``--seed`` takes."""
     number = _integer(value)

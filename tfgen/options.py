@@ -27,6 +27,8 @@ SETTING_ARGUMENTS = ("latent_dim", "learning_rate", "seed", "image_shape", "num_
 # Every integer option has an upper bound: a typo's width (hidden=1000000000) fails here with one line, not in
 # TensorFlow's allocator after the run directory was made. A dense layer's units, a convolution's base filters:
 MAX_UNITS, MAX_FILTERS = 65_536, 1_024
+# The most steps a diffusion model samples in: DDPM's own chain is 1000 long.
+MAX_SAMPLING_STEPS = 1000
 
 
 class OptionError(ConfigError):

@@ -1,6 +1,7 @@
 """``tfgen evaluate RUN_DIR``: measure a run, print a table and write ``RUN_DIR/evaluation.json``.
 
     python -m tfgen.evaluate RUN_DIR [--data-dir DIR] [--num-samples N] [--k K] [--features classifier|inception]
+                                     [--steps N]
     python -m tfgen.evaluate train-classifier [--dataset NAME|PATH] [--data-dir DIR] [--retrain]
     (or: tfgen evaluate ...)
 
@@ -31,6 +32,8 @@ def number(value: float | None, se: float | None, digits: int) -> str:
 def table(result: dict) -> str:
     """The result as a two-column Markdown table."""
     rows = [("model", result["model"]), ("epochs", result["epochs"])]
+    if "steps" in result:
+        rows.append(("sampling steps", result["steps"]))
     if "likelihood" in result:
         lk = result["likelihood"]
         given = " | y" if lk["conditional"] else ""
@@ -84,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--k", type=positive, default=100, metavar="K",
                         help="importance samples per test image for the IWAE bound (default 100)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="seeds the samples (default 0)")
+    parser.add_argument("--steps", type=positive, metavar="N",
+                        help="a diffusion model's sampling steps for the scores (default: the model's own)")
     parser.add_argument("--retrain", action="store_true", help="train-classifier: replace a cached classifier")
     return parser
 
@@ -100,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def evaluate() -> None:
         run = tfgen.load(args.run_dir, args.data_dir)
-        result = run.evaluate(args.num_samples, args.k, args.seed, features=args.features)
+        result = run.evaluate(args.num_samples, args.k, args.seed, features=args.features, steps=args.steps)
         path = RunDir(run.path).evaluation
         write_text(path, json.dumps(result, indent=2) + "\n")
         print(table(result))

@@ -3,7 +3,8 @@
     python -m tfgen.explore COMMAND RUN_DIR [options]      (or: tfgen explore ...)
 
 Commands: interpolate, retrieve, latent-map, reconstruct, compare,
-conditional-grid. Each loads the model from the run's newest checkpoint and
+conditional-grid, and for a model that samples in steps (a diffusion model)
+steps and trajectory. Each loads the model from the run's newest checkpoint and
 the data the run was trained on (from its config.json), writes PNGs (and GIFs)
 into ``RUN_DIR/explore/`` and prints where.
 """
@@ -165,17 +166,38 @@ def conditional_grid(run: Run, args: argparse.Namespace) -> None:
          images.tile(grid, run.model.num_classes, args.columns, row_labels=run.class_names))
 
 
+def steps(run: Run, args: argparse.Namespace) -> None:
+    """The same noise sampled in each number of steps: a row per number, labelled."""
+    grid = run.sample_in_steps(args.steps, args.n, args.seed)
+    names = [f"{s} step{'s' if s > 1 else ''}" for s in args.steps]
+    save(output(run, f"steps_{'_'.join(map(str, args.steps))}.png"),
+         images.tile(grid.reshape(-1, *grid.shape[2:]), len(args.steps), args.n, row_labels=names))
+
+
+def trajectory(run: Run, args: argparse.Namespace) -> None:
+    """The clean images predicted along one sampling run, from the first steps (top) to the samples (bottom)."""
+    total = args.steps or run.require("steps", "trajectory").steps
+    path = run.trajectory(args.points, args.n, args.seed, total)
+    names = [f"step {(k + 1) * total // len(path)}/{total}" for k in range(len(path))]
+    save(output(run, f"trajectory_{total}.png"),
+         images.tile(path.reshape(-1, *path.shape[2:]), len(path), args.n, row_labels=names))
+
+
 HANDLERS = {"interpolate": interpolate, "retrieve": retrieve, "latent-map": latent_map,
-            "reconstruct": reconstruct, "compare": compare, "conditional-grid": conditional_grid}
+            "reconstruct": reconstruct, "compare": compare, "conditional-grid": conditional_grid, "steps": steps,
+            "trajectory": trajectory}
 
 
-def index_list(text: str) -> list[int]:
-    """argparse type of ``--queries``: test image indices separated by commas."""
-    try:
-        return [int(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"takes test image indices separated by commas, such as 0,5,9; got {text!r}") \
-            from None
+def integers(what: str, example: str):
+    """An argparse type: ``what`` (whole numbers) separated by commas, such as ``example``."""
+    def parse(text: str) -> list[int]:
+        try:
+            return [int(v) for v in text.split(",")]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"takes {what} separated by commas, such as {example}; got {text!r}") \
+                from None
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use the first test image of class A and of class B instead (--digits: the old name)")
     p.add_argument("--steps", type=positive, default=10, help="points from one code to the other (default 10)")
     p = command("retrieve", "nearest test images in latent space, and precision@K over the test set")
-    p.add_argument("--queries", type=index_list, metavar="I,J,...",
+    p.add_argument("--queries", type=integers("test image indices", "0,5,9"), metavar="I,J,...",
                    help="query test image indices (default: the first test image of each of the first ten "
                    "classes; unlabelled data: the first ten images)")
     p.add_argument("--k", type=positive, default=5, help="neighbours per query (default 5)")
@@ -214,6 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=positive, default=64, help="samples per side (default 64)")
     p = command("conditional-grid", "conditional models: one row per class, one column per code")
     p.add_argument("--columns", type=positive, default=10, help="codes per row (default 10)")
+    p = command("steps", "diffusion models: the same noise sampled in 1, 2, 5, 10, 20 and 50 steps, a row each")
+    p.add_argument("--steps", type=integers("numbers of steps", "1,5,20"), default=[1, 2, 5, 10, 20, 50],
+                   metavar="A,B,...", help="the numbers of steps (default 1,2,5,10,20,50)")
+    p.add_argument("--n", type=positive, default=8, help="draws of noise, a column each (default 8)")
+    p = command("trajectory", "diffusion models: the clean image predicted along one sampling run")
+    p.add_argument("--points", type=positive, default=6, help="points along the run, a row each (default 6)")
+    p.add_argument("--steps", type=positive, help="sampling steps (default: the model's)")
+    p.add_argument("--n", type=positive, default=8, help="draws of noise, a column each (default 8)")
     return parser
 
 

@@ -27,6 +27,7 @@ from tfgen import images, options
 from tfgen.data.convert import InputRange
 from tfgen.distribute import in_multi_worker_mode
 from tfgen.errors import ConfigError
+from tfgen.options import MAX_SAMPLING_STEPS
 from tfgen.losses import denoising_loss, diffusion_schedule, minimax_discriminator_loss, non_saturating_generator_loss
 
 # A conditional model's per-epoch grid has a row per class, for at most this many classes (the first ones).
@@ -34,7 +35,7 @@ MAX_CLASS_ROWS = 20
 
 LABEL_SPEC = tf.TensorSpec([None], tf.int32, name="label")
 
-Capability = Literal["conditional", "encoder", "likelihood", "points"]
+Capability = Literal["conditional", "encoder", "likelihood", "points", "steps"]
 CAPABILITIES: tuple[str, ...] = get_args(Capability)
 
 # The likelihood p(x | z) of a model that has one (``--option likelihood``):
@@ -129,7 +130,9 @@ class GenerativeModel(keras.Model):
         - ``conditional``: it takes class labels (``sample``, ``encode`` and the exports need them);
         - ``encoder``: ``encode``, ``latent_mean``, ``decode_latent``, ``reconstruct``, ``encode_outputs``;
         - ``likelihood``: a Gaussian posterior from ``encode`` and ``decoder_logits`` (an ELBO);
-        - ``points``: it generates 2-D points, not images.
+        - ``points``: it generates 2-D points, not images;
+        - ``steps``: it samples in a number of steps (its ``steps``; ``sample(..., steps=N)``) and shows the way
+          there (``trajectory``).
         """
         if capability not in CAPABILITIES:
             raise ValueError(f"unknown capability {capability!r}; choose one of: {', '.join(CAPABILITIES)}")
@@ -580,10 +583,6 @@ class AdversarialModel(GenerativeModel):
         return {"g_loss": non_saturating_generator_loss(self.critic(fake, fake_labels, training))}
 
 
-# The most DDIM steps a sample may take: DDPM's own chain is 1000 long.
-MAX_SAMPLING_STEPS = 1000
-
-
 class DiffusionModel(GenerativeModel):
     """Denoising diffusion in continuous time: a network predicting the noise (or v) of noised images, an
     exponential moving average of its weights that samples, and DDIM sampling in one compiled loop.
@@ -611,6 +610,7 @@ class DiffusionModel(GenerativeModel):
     ``latent_dim`` is not used: the noise has the images' shape (``noise_shape``).
     """
 
+    capabilities = frozenset({"steps"})
     input_range = "tanh"
     grid_shape = (6, 6)
 
@@ -674,23 +674,23 @@ class DiffusionModel(GenerativeModel):
             average.assign(decay * average + (1.0 - decay) * weight)
         return logs
 
-    def guided(self, x_t, t, labels=None, guidance=None) -> tf.Tensor:
+    def guided(self, x_t, t, labels=None, guidance=0.0) -> tf.Tensor:
         """The moving average's prediction at (x_t, t); conditional: mixed with its prediction without the label
-        by ``guidance`` (default the model's)."""
+        by ``guidance``."""
         if not self.has("conditional"):
             return self.predict(self.ema_network, x_t, t)
-        w = tf.cast(self.guidance if guidance is None else guidance, tf.float32)
+        w = tf.cast(guidance, tf.float32)
         n = tf.shape(x_t)[0]
         both = self.predict(self.ema_network, tf.concat([x_t, x_t], 0), tf.concat([t, t], 0),
                             tf.concat([tf.cast(labels, tf.int32), tf.fill([n], self.num_classes)], 0))
         cond, uncond = tf.cast(both[:n], tf.float32), tf.cast(both[n:], tf.float32)
         return (1.0 + w) * cond - w * uncond
 
-    def ddim(self, z, labels=None, steps=None, guidance=None, trajectory: int = 0):
-        """DDIM from the noise ``z`` (the images at t = 1) in ``steps`` steps (default the model's): the last
-        prediction of x_0, in [-1, 1]; with ``trajectory`` (at most ``steps``), also the x_0 predicted at the last
-        step of each of ``trajectory`` equal shares of the steps, stacked on a new first axis."""
-        steps = tf.cast(self.steps if steps is None else steps, tf.int32)
+    def ddim(self, z, labels, steps, guidance, trajectory: int = 0):
+        """DDIM from the noise ``z`` (the images at t = 1) in ``steps`` steps (a tensor: one trace serves every
+        number): the last prediction of x_0, in [-1, 1]; with ``trajectory`` (at most ``steps``), also the x_0
+        predicted at the last step of each of ``trajectory`` equal shares of the steps, stacked on a new first
+        axis."""
         x = tf.cast(z, tf.float32)
         n, total = tf.shape(x)[0], tf.cast(steps, tf.float32)
         x0 = tf.zeros_like(x)
@@ -710,15 +710,21 @@ class DiffusionModel(GenerativeModel):
         return (x0, kept.stack()) if trajectory else x0
 
     def sample(self, z, labels=None, steps=None, guidance=None) -> tf.Tensor:
-        """Images in [0, 1] from the noise ``z`` (N, H, W, C) by DDIM in ``steps`` steps (default the model's)."""
-        return (self.sampler(z, labels, steps, guidance) + 1.0) / 2.0
+        """Images in [0, 1] from the noise ``z`` (N, H, W, C) by DDIM in ``steps`` steps, a conditional model
+        guided by ``guidance`` (both by default the model's own)."""
+        return (self.sampler(z, labels, *self.sampling(steps, guidance)) + 1.0) / 2.0
 
     def trajectory(self, z, labels=None, points: int = 6, steps: int | None = None) -> tf.Tensor:
         """The x_0 predicted (in [0, 1]) at ``points`` evenly spaced steps of one DDIM run from ``z``, the last
         the sample itself: (points, N, H, W, C); at most one point per step."""
-        steps = self.steps if steps is None else steps
-        _, kept = self.sampler(z, labels, steps, None, min(points, steps))
+        steps = self.steps if steps is None else int(steps)
+        _, kept = self.sampler(z, labels, *self.sampling(steps, None), min(points, steps))
         return (kept + 1.0) / 2.0
+
+    def sampling(self, steps, guidance) -> tuple[tf.Tensor, tf.Tensor]:
+        """``steps`` and ``guidance`` (the model's own where None) as the sampler's tensors."""
+        return (tf.convert_to_tensor(self.steps if steps is None else steps, tf.int32),
+                tf.convert_to_tensor(self.guidance if guidance is None else guidance, tf.float32))
 
     def export_functions(self):
         z_spec = tf.TensorSpec([None, *self.image_shape], tf.float32, name="z")

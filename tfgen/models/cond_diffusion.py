@@ -32,7 +32,7 @@ class CondDiffusion(DiffusionModel):
         guidance: the guidance weight w of sampling: (1 + w) conditional - w unconditional.
     """
 
-    capabilities = frozenset({"conditional"})
+    capabilities = frozenset({"conditional", "steps"})
     grid_shape = (10, 6)  # a row per class (the first 20 when there are more), six draws of noise each
 
     def __init__(self, latent_dim: int = 1, learning_rate: float = 1e-3, seed: int | None = None, *,

@@ -33,8 +33,8 @@ import keras
 import tensorflow as tf
 
 from tfgen.errors import ConfigError
-from tfgen.models.base import MAX_SAMPLING_STEPS, DiffusionModel
-from tfgen.options import Count, Range
+from tfgen.models.base import DiffusionModel
+from tfgen.options import MAX_SAMPLING_STEPS, Count, Range
 from tfgen.precision import float32_output
 from tfgen.registry import register
 
