@@ -15,7 +15,7 @@ from tfgen.data import to_float
 
 from conftest import make_run, tiny_options
 
-RUNS = {"vae": 4, "ae": 4, "conv_vae": 2, "cond_vae": 4, "cond_diffusion": 1}  # model -> latent size
+RUNS = {"vae": 4, "ae": 4, "conv_vae": 2, "cond_vae": 4}  # model -> latent size
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def runs(tmp_path_factory, data_dir):
     tool takes as well as a trained model."""
     parent = tmp_path_factory.mktemp("runs")
     for model, size in RUNS.items():
-        make_run(parent / model, model, latent_dim=size, data_dir=str(data_dir), options=tiny_options(model))
+        make_run(parent / model, model, latent_dim=size, data_dir=str(data_dir))
     return parent
 
 
@@ -140,8 +140,10 @@ def test_conditional_grid_has_a_row_per_class(runs, capsys):
     assert "conditional-grid needs a conditional model; 'vae' takes no labels" in capsys.readouterr().err
 
 
-def test_a_diffusion_model_shows_one_noise_in_several_numbers_of_steps_and_its_trajectory(runs, capsys):
-    run = runs / "cond_diffusion"
+@pytest.mark.slow  # samples a U-Net in 1 + 2 + 4 + 4 + 4 + 4 steps (8 s)
+def test_a_diffusion_model_shows_one_noise_in_several_numbers_of_steps_and_its_trajectory(runs, data_dir, capsys):
+    run = make_run(runs / "cond_diffusion", "cond_diffusion", data_dir=str(data_dir),
+                   options=tiny_options("cond_diffusion"))
     assert run_explore("steps", run, "--steps", "1,2,4", "--n", "3") == 0
     grid = iio.imread(run / "explore" / "steps_1_2_4.png")
     plain = images.tile(np.zeros((9, 28, 28, 1)), 3, 3)

@@ -43,7 +43,8 @@ def test_the_loss_is_the_error_of_the_predicted_noise_at_the_drawn_time(monkeypa
     assert abs(np.mean(losses) - np.sqrt(2 / np.pi)) < 0.02
 
 
-@pytest.mark.parametrize("ema, steps, decay", [(0.999, 1, 2 / 11), (0.999, 3, 4 / 13), (0.5, 9, 0.5)])
+@pytest.mark.parametrize("ema, steps, decay", [(0.999, 1, 2 / 11), (0.999, 3, 4 / 13),
+                                               pytest.param(0.5, 9, 0.5, marks=pytest.mark.slow)])
 def test_each_step_moves_the_moving_average_by_one_minus_its_warmed_up_decay(ema, steps, decay):
     model = build("diffusion", ema=ema)
     np.testing.assert_array_equal(model.ema_network.weights[0].numpy(), model.network.weights[0].numpy())  # a copy
@@ -73,6 +74,7 @@ def test_ddim_with_a_network_that_knows_the_answer_gives_the_image_in_any_number
         np.testing.assert_allclose(model.ddim(z, None, tf.constant(steps), 0.0).numpy(), x0.numpy(), atol=1e-4)
 
 
+@pytest.mark.slow  # six DDIM runs, traced three ways (6 s)
 def test_sampling_is_fixed_by_the_noise_eta_adds_seeded_noise_and_the_trajectory_ends_at_the_sample():
     model = build("diffusion", steps=4)
     model.train_step(batch(model))
