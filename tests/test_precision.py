@@ -1,6 +1,8 @@
 """``--precision``: mixed-precision training keeps losses, samples and the SavedModel float32."""
 
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
@@ -95,17 +97,22 @@ def test_saved_model_is_float32_whatever_the_training_precision(tmp_path, name):
     export_saved_model(model, tmp_path / "saved_model")
     loaded = tf.saved_model.load(str(tmp_path / "saved_model"))
     args = sample_args(model)
-    expected = float32_copy(model).sample(*args).numpy()
+    # a diffusion model's generate also takes its steps (and guidance): given as the model samples by default
+    sampling = {"steps": 2, "guidance": 1.0}
+    sampling = {key: value for key, value in sampling.items() if key in inspect.signature(model.sample).parameters}
+    expected = float32_copy(model).sample(*args, **sampling).numpy()
     for signature_name, fn in loaded.signatures.items():
         assert "DT_BFLOAT16" not in graph_text(fn) and "DT_HALF" not in graph_text(fn), signature_name
         for spec in fn.structured_input_signature[1].values():
             assert spec.dtype in (tf.float32, tf.int32), (signature_name, spec)
-    outputs = loaded.generate(*args)
+    given = {"z": args[0], "label": args[-1], **{key: tf.constant(value) for key, value in sampling.items()}}
+    outputs = loaded.generate(*(given[spec.name] for spec in loaded.generate.concrete_functions[0]
+                                .structured_input_signature[0]))
     for key, value in outputs.items():
         assert value.dtype == tf.float32, key
     np.testing.assert_allclose(next(iter(outputs.values())).numpy(), expected, atol=1e-5)
     # The float32 copy is the trained model: its samples match the bfloat16 ones to bfloat16 precision.
-    np.testing.assert_allclose(expected, model.sample(*args).numpy(), atol=0.1)
+    np.testing.assert_allclose(expected, model.sample(*args, **sampling).numpy(), atol=0.1)
 
 
 def test_unknown_precision_is_refused_naming_the_allowed_ones():
