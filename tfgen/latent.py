@@ -76,6 +76,13 @@ def shared_codes(models: list, n: int, seed: int) -> list[np.ndarray]:
     return [first if m.noise_shape == models[0].noise_shape else m.draw_noise(n, rng) for m in models]
 
 
+def trajectory_steps(points: int, steps: int) -> list[int]:
+    """The steps (counted from 1) after which a sampling run of ``steps`` steps keeps its ``points`` (at most
+    ``steps``) predictions of the clean image: the last step of each of ``points`` equal shares, the first step at
+    which step * points reaches (k + 1) * steps, as ``DiffusionModel.ddim`` keeps them."""
+    return [-(-(k + 1) * steps // points) for k in range(points)]
+
+
 def first_of_class(labels: np.ndarray, label: int) -> int:
     """The index of the first example of class ``label``."""
     hits = np.flatnonzero(np.asarray(labels) == label)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgen import config
+from tfgen import config, latent
 from tfgen.errors import ConfigError
 from tfgen.losses import diffusion_schedule
 from tfgen.models import diffusion
@@ -91,7 +91,11 @@ def test_sampling_is_fixed_by_the_noise_eta_adds_seeded_noise_and_the_trajectory
     path = model.trajectory(z, points=3).numpy()
     assert path.shape == (3, 2, 28, 28, 1) and path.min() >= 0 and path.max() <= 1
     np.testing.assert_allclose(path[-1], a, atol=1e-6)
-    assert model.trajectory(z, points=9).shape[0] == 4  # at most one point per step
+    every = model.trajectory(z, points=9).numpy()  # at most one point per step: every step's
+    assert every.shape[0] == 4
+    # the points kept are those after the steps trajectory_steps names (what explore's rows are labelled)
+    assert latent.trajectory_steps(3, 4) == [2, 3, 4] and latent.trajectory_steps(6, 20)[:2] == [4, 7]
+    np.testing.assert_allclose(path, every[[s - 1 for s in latent.trajectory_steps(3, 4)]], atol=1e-6)
 
 
 def test_defaults_are_the_keras_io_ddim_examples():

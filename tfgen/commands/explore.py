@@ -178,7 +178,7 @@ def trajectory(run: Run, args: argparse.Namespace) -> None:
     """The clean images predicted along one sampling run, from the first steps (top) to the samples (bottom)."""
     total = args.steps or run.require("steps", "trajectory").steps
     path = run.trajectory(args.points, args.n, args.seed, total)
-    names = [f"step {(k + 1) * total // len(path)}/{total}" for k in range(len(path))]
+    names = [f"step {step}/{total}" for step in latent.trajectory_steps(len(path), total)]
     save(output(run, f"trajectory_{total}.png"),
          images.tile(path.reshape(-1, *path.shape[2:]), len(path), args.n, row_labels=names))
 

@@ -689,8 +689,8 @@ class DiffusionModel(GenerativeModel):
     def ddim(self, z, labels, steps, guidance, trajectory: int = 0):
         """DDIM from the noise ``z`` (the images at t = 1) in ``steps`` steps (a tensor: one trace serves every
         number): the last prediction of x_0, in [-1, 1]; with ``trajectory`` (at most ``steps``), also the x_0
-        predicted at the last step of each of ``trajectory`` equal shares of the steps, stacked on a new first
-        axis."""
+        predicted at the last step of each of ``trajectory`` equal shares of the steps
+        (``tfgen.latent.trajectory_steps``), stacked on a new first axis."""
         x = tf.cast(z, tf.float32)
         n, total = tf.shape(x)[0], tf.cast(steps, tf.float32)
         x0 = tf.zeros_like(x)
