@@ -11,7 +11,7 @@ from conftest import model_batch as batch
 def test_a_dropped_label_is_the_no_label_class_in_the_share_uncond(monkeypatch):
     model = build("cond_diffusion", uncond=0.25)
     seen = []
-    monkeypatch.setattr(model, "predict", lambda network, x_t, t, labels=None, training=False: (
+    monkeypatch.setattr(model, "prediction_of", lambda network, x_t, t, labels=None, training=False: (
         seen.append(labels.numpy()), tf.zeros_like(x_t))[1])
     x, _ = batch(model, n=8)
     for _ in range(50):
@@ -21,7 +21,7 @@ def test_a_dropped_label_is_the_no_label_class_in_the_share_uncond(monkeypatch):
     assert 0.15 < np.mean(labels == 10) < 0.35
     seen.clear()
     build_all = build("cond_diffusion", uncond=1.0)
-    monkeypatch.setattr(build_all, "predict", model.predict)
+    monkeypatch.setattr(build_all, "prediction_of", model.prediction_of)
     build_all.compute_losses((x, tf.fill([8], 3)), training=True)
     assert (seen[0] == 10).all()
 
@@ -31,8 +31,8 @@ def test_guidance_mixes_the_predictions_with_and_without_the_label():
     model.train_step(batch(model))
     model.ema_network.set_weights(model.network.get_weights())
     x, t, labels = tf.random.normal((3, 28, 28, 1), seed=1), tf.constant([0.2, 0.5, 0.9]), tf.constant([1, 2, 3])
-    cond = model.predict(model.ema_network, x, t, labels).numpy()
-    uncond = model.predict(model.ema_network, x, t, tf.fill([3], 10)).numpy()
+    cond = model.prediction_of(model.ema_network, x, t, labels).numpy()
+    uncond = model.prediction_of(model.ema_network, x, t, tf.fill([3], 10)).numpy()
     np.testing.assert_allclose(model.guided(x, t, labels, 0.0).numpy(), cond, atol=1e-5)
     np.testing.assert_allclose(model.guided(x, t, labels, 2.0).numpy(), 3 * cond - 2 * uncond, atol=1e-4)
 

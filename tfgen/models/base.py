@@ -27,7 +27,6 @@ from tfgen import images, options
 from tfgen.data.convert import InputRange
 from tfgen.distribute import in_multi_worker_mode
 from tfgen.errors import ConfigError
-from tfgen.options import MAX_SAMPLING_STEPS
 from tfgen.losses import denoising_loss, diffusion_schedule, minimax_discriminator_loss, non_saturating_generator_loss
 
 # A conditional model's per-epoch grid has a row per class, for at most this many classes (the first ones).
@@ -639,7 +638,7 @@ class DiffusionModel(GenerativeModel):
     def make_optimizer(self) -> keras.optimizers.Optimizer:
         return keras.optimizers.AdamW(self.learning_rate, weight_decay=self.weight_decay)
 
-    def predict(self, network: keras.Model, x_t, t, labels=None, training: bool = False) -> tf.Tensor:
+    def prediction_of(self, network: keras.Model, x_t, t, labels=None, training: bool = False) -> tf.Tensor:
         """``network``'s prediction at (x_t, t), with its labels when the model is conditional."""
         return network([x_t, t] if labels is None else [x_t, t, labels], training=training)
 
@@ -656,7 +655,7 @@ class DiffusionModel(GenerativeModel):
             labels = tf.where(dropped, self.num_classes, tf.cast(labels, tf.int32))
         else:
             labels = None
-        prediction = self.predict(self.network, x_t, t, labels, training)
+        prediction = self.prediction_of(self.network, x_t, t, labels, training)
         target = eps if self.target == "eps" else signal * eps - noise * x0
         return {"loss": denoising_loss(prediction, target, self.loss)}
 
@@ -678,10 +677,10 @@ class DiffusionModel(GenerativeModel):
         """The moving average's prediction at (x_t, t); conditional: mixed with its prediction without the label
         by ``guidance``."""
         if not self.has("conditional"):
-            return self.predict(self.ema_network, x_t, t)
+            return self.prediction_of(self.ema_network, x_t, t)
         w = tf.cast(guidance, tf.float32)
         n = tf.shape(x_t)[0]
-        both = self.predict(self.ema_network, tf.concat([x_t, x_t], 0), tf.concat([t, t], 0),
+        both = self.prediction_of(self.ema_network, tf.concat([x_t, x_t], 0), tf.concat([t, t], 0),
                             tf.concat([tf.cast(labels, tf.int32), tf.fill([n], self.num_classes)], 0))
         cond, uncond = tf.cast(both[:n], tf.float32), tf.cast(both[n:], tf.float32)
         return (1.0 + w) * cond - w * uncond
@@ -739,9 +738,9 @@ class DiffusionModel(GenerativeModel):
 
 
 def checked_steps(steps: tf.Tensor) -> tf.Tensor:
-    """``steps`` once it is checked to be from 1 to :data:`MAX_SAMPLING_STEPS` (an exported ``generate``'s)."""
-    ok = tf.logical_and(steps >= 1, steps <= MAX_SAMPLING_STEPS)
-    with tf.control_dependencies([tf.debugging.Assert(ok, [f"steps must be from 1 to {MAX_SAMPLING_STEPS}; got",
+    """``steps`` once it is checked to be from 1 to :data:`options.MAX_SAMPLING_STEPS` (an exported ``generate``'s)."""
+    ok = tf.logical_and(steps >= 1, steps <= options.MAX_SAMPLING_STEPS)
+    with tf.control_dependencies([tf.debugging.Assert(ok, [f"steps must be from 1 to {options.MAX_SAMPLING_STEPS}; got",
                                                            steps])]):
         return tf.identity(steps)
 
