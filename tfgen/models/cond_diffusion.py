@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from tfgen.models.base import DiffusionModel
 from tfgen.models.diffusion import (DEFAULT_WIDTHS, Blocks, Decay, Eta, Loss, Rate, Resolutions, Steps, Target,
-                                    WeightDecay, Widths, check_attention, unet)
+                                    WeightDecay, Widths, check_attention, use_unet)
 from tfgen.options import Range
 from tfgen.registry import register
 
@@ -43,9 +43,7 @@ class CondDiffusion(DiffusionModel):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, target=target, loss=loss,
                          ema=ema, weight_decay=weight_decay, steps=steps, eta=eta, uncond=uncond, guidance=guidance,
                          **kwargs)
-        self.widths, self.blocks, self.attention, self.dropout = tuple(widths), blocks, tuple(attention), dropout
-        self.set_network(lambda name: unet(self.image_shape, self.widths, blocks, self.attention, dropout,
-                                           self.num_classes, name=name))
+        use_unet(self, widths, blocks, attention, dropout)
 
     @classmethod
     def check_data(cls, image_shape, num_classes, options=None) -> None:

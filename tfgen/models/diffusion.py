@@ -157,6 +157,15 @@ def unet(image_shape, widths, blocks: int, attention, dropout: float, num_classe
     return keras.Model(inputs, float32_output()(x), name=name)
 
 
+def use_unet(model: DiffusionModel, widths, blocks: int, attention, dropout: float) -> None:
+    """Keeps the U-Net's options on ``model`` and builds its network (and moving average) from them: :func:`unet`
+    over the model's images, with a label input when the model is conditional."""
+    model.widths, model.blocks, model.attention, model.dropout = tuple(widths), blocks, tuple(attention), dropout
+    classes = model.num_classes if model.has("conditional") else 0
+    model.set_network(lambda name: unet(model.image_shape, model.widths, blocks, model.attention, dropout, classes,
+                                        name=name))
+
+
 @register
 class Diffusion(DiffusionModel):
     """Denoising diffusion: a residual U-Net predicting the noise in continuous time, sampled with DDIM.
@@ -182,8 +191,7 @@ class Diffusion(DiffusionModel):
                  steps: Steps = 20, eta: Eta = 0.0, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, target=target, loss=loss,
                          ema=ema, weight_decay=weight_decay, steps=steps, eta=eta, **kwargs)
-        self.widths, self.blocks, self.attention, self.dropout = tuple(widths), blocks, tuple(attention), dropout
-        self.set_network(lambda name: unet(self.image_shape, self.widths, blocks, self.attention, dropout, name=name))
+        use_unet(self, widths, blocks, attention, dropout)
 
     @classmethod
     def check_data(cls, image_shape, num_classes, options=None) -> None:
