@@ -77,6 +77,18 @@ def make_run(out: Path, model: str, **settings) -> Path:
 TINY_OPTIONS = {"widths": (8, 16), "blocks": 1, "steps": 2}
 
 
+# The sampling arguments a diffusion model's sample and exported generate take beside its noise (and labels): its
+# steps and, conditional, its guidance weight.
+SAMPLING = {"steps": np.int32(3), "guidance": np.float32(0.5)}
+
+
+def sampling_args(model) -> dict:
+    """The :data:`SAMPLING` arguments ``model.sample`` takes (none for a model that samples in one pass)."""
+    import inspect
+
+    return {key: value for key, value in SAMPLING.items() if key in inspect.signature(model.sample).parameters}
+
+
 def tiny_options(name: str) -> dict:
     """The :data:`TINY_OPTIONS` model ``name`` has."""
     from tfgen import options, registry

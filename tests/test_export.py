@@ -1,6 +1,5 @@
 """The SavedModel is plain TensorFlow: it loads and matches the model where tfgen cannot be imported."""
 
-import inspect
 import subprocess
 import sys
 import textwrap
@@ -13,10 +12,8 @@ import tensorflow as tf
 from tfgen import registry
 from tfgen.export import export_saved_model
 
-from conftest import model_batch, tiny_options
+from conftest import SAMPLING, model_batch, sampling_args, tiny_options
 
-# The sampling arguments of a diffusion model's generate (its steps and, conditional, its guidance weight).
-SAMPLING = {"steps": np.int32(3), "guidance": np.float32(0.5)}
 
 # Runs in a fresh interpreter in which `import tfgen` fails; loads every export named on its command line.
 LOAD_WITHOUT_TFGEN = textwrap.dedent(
@@ -86,8 +83,7 @@ def test_saved_model_matches_the_model_without_tfgen(exported, name):
     model, folder, z, x, label, signatures, got = exported[name]
     assert not list(folder.glob(".saved_model*"))  # written to a temporary name, then renamed
     labels = (tf.constant(label),) if model.has("conditional") else ()
-    sampling = {key: value for key, value in SAMPLING.items() if key in inspect.signature(model.sample).parameters}
-    expected = model.sample(tf.constant(z), *labels, **sampling).numpy()
+    expected = model.sample(tf.constant(z), *labels, **sampling_args(model)).numpy()
     output = "points" if model.has("points") else "images"
     assert got[f"generate/{output}"].shape == expected.shape
     np.testing.assert_allclose(got[f"generate/{output}"], expected, atol=1e-5)

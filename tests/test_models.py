@@ -16,10 +16,16 @@ from conftest import build_model as build
 from conftest import model_batch as batch
 from conftest import sample_args, tiny_options
 
+
 # The quick loop checks every model but the diffusion models (2-4 s a test: tests/models/test_diffusion.py and
 # test_cond_diffusion.py check their family there); the full suite checks every model.
-MODELS = [pytest.param(n, marks=pytest.mark.slow) if registry.get(n).has("steps") else n for n in registry.names()]
-IMAGE_MODELS = [n for n in MODELS if not registry.get(getattr(n, "values", [n])[0]).has("points")]
+def marked(names: list[str]) -> list:
+    """``names`` as test parameters, the diffusion models' marked slow."""
+    return [pytest.param(n, marks=pytest.mark.slow) if registry.get(n).has("steps") else n for n in names]
+
+
+MODELS = marked(registry.names())
+IMAGE_MODELS = marked([n for n in registry.names() if not registry.get(n).has("points")])
 
 
 def test_registry_lists_every_model_file(tmp_path):

@@ -1,8 +1,6 @@
 """``--precision``: mixed-precision training keeps losses, samples and the SavedModel float32."""
 
 
-import inspect
-
 import keras
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ from tfgen.export import export_saved_model, float32_copy
 
 from conftest import run_train
 from conftest import model_batch as batch
-from conftest import sample_args, tiny_options
+from conftest import sample_args, sampling_args, tiny_options
 
 MODELS = registry.names()
 # The quick loop covers a VAE, a conditional GAN and the toy GAN; the full suite covers every model.
@@ -97,9 +95,7 @@ def test_saved_model_is_float32_whatever_the_training_precision(tmp_path, name):
     export_saved_model(model, tmp_path / "saved_model")
     loaded = tf.saved_model.load(str(tmp_path / "saved_model"))
     args = sample_args(model)
-    # a diffusion model's generate also takes its steps (and guidance): given as the model samples by default
-    sampling = {"steps": 2, "guidance": 1.0}
-    sampling = {key: value for key, value in sampling.items() if key in inspect.signature(model.sample).parameters}
+    sampling = sampling_args(model)  # a diffusion model's generate also takes its steps (and guidance)
     expected = float32_copy(model).sample(*args, **sampling).numpy()
     for signature_name, fn in loaded.signatures.items():
         assert "DT_BFLOAT16" not in graph_text(fn) and "DT_HALF" not in graph_text(fn), signature_name
