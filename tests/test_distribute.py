@@ -17,7 +17,7 @@ from tfgen.commands import main
 from tfgen.distribute import ClusterError, local_tf_configs, task_from_env
 
 from conftest import REPO, TRAIN_PY, run_train, train_env
-from conftest import TINY, assert_complete_run, read_rows
+from conftest import TINY, assert_complete_run, read_rows, tiny_options
 
 TWO_CPUS = textwrap.dedent(
     """
@@ -37,32 +37,31 @@ ONE_STEP = TWO_CPUS + textwrap.dedent(
     from tfgen import config as config_lib, data
     from tfgen.distribute import make_strategy
 
-    results = {}
-    for name in sys.argv[1:]:  # one model a process: a second MirroredStrategy's collectives would clash
-        cfg = config_lib.resolve(name, {"out": "unused", "latent_dim": 4})
-        if cfg.dataset == "ring":
-            points = data.make_points("ring", 0, 16, 1)
-            x, y = points.x_train, points.y_train
+    # One model a process (a second MirroredStrategy's collectives would clash), with its options as JSON.
+    name, options = sys.argv[1], json.loads(sys.argv[2])
+    cfg = config_lib.resolve(name, {"out": "unused", "latent_dim": 4, "options": options})
+    if cfg.dataset == "ring":
+        points = data.make_points("ring", 0, 16, 1)
+        x, y = points.x_train, points.y_train
+    else:
+        rng = np.random.default_rng(0)
+        x, y = rng.integers(0, 256, (16, 28, 28, 1), dtype=np.uint8), rng.integers(0, 10, 16, dtype=np.uint8)
+    weights, replicas = [], []
+    for strategy in (tf.distribute.get_strategy(), make_strategy("mirrored")):
+        keras.utils.set_random_seed(0)
+        with strategy.scope():
+            model = cfg.make_model()
+            model.compile(jit_compile=False, steps_per_execution=1)
+        if weights:
+            model.set_weights(initial)
         else:
-            rng = np.random.default_rng(0)
-            x, y = rng.integers(0, 256, (16, 28, 28, 1), dtype=np.uint8), rng.integers(0, 10, 16, dtype=np.uint8)
-        weights, replicas = [], []
-        for strategy in (tf.distribute.get_strategy(), make_strategy("mirrored")):
-            keras.utils.set_random_seed(0)
-            with strategy.scope():
-                model = cfg.make_model()
-                model.compile(jit_compile=False, steps_per_execution=1)
-            if weights:
-                model.set_weights(initial)
-            else:
-                initial = model.get_weights()
-            model.fit(data.pipeline(x, y, 16, model.input_range, shuffle=False), epochs=1, verbose=0)
-            weights.append(model.get_weights())
-            replicas.append(strategy.num_replicas_in_sync)
-        results[name] = {"replicas": replicas,
-                         "diff": max(float(np.abs(a - b).max()) for a, b in zip(*weights)),
-                         "moved": max(float(np.abs(a - b).max()) for a, b in zip(initial, weights[0]))}
-    print(json.dumps(results))
+            initial = model.get_weights()
+        model.fit(data.pipeline(x, y, 16, model.input_range, shuffle=False), epochs=1, verbose=0)
+        weights.append(model.get_weights())
+        replicas.append(strategy.num_replicas_in_sync)
+    print(json.dumps({"replicas": replicas,
+                      "diff": max(float(np.abs(a - b).max()) for a, b in zip(*weights)),
+                      "moved": max(float(np.abs(a - b).max()) for a, b in zip(initial, weights[0]))}))
     """
 )
 
@@ -74,10 +73,13 @@ def run_two_cpus(script, *args, timeout=300):
     return result
 
 
-# gan: noise sliced per replica, two networks and two optimizers; vae (8 s, slow): reparameterization noise
-@pytest.mark.parametrize("name", [pytest.param("vae", marks=pytest.mark.slow), "gan"])
+# gan: noise sliced per replica, two networks and two optimizers; vae (8 s, slow): reparameterization noise;
+# the diffusion models (slow): times, noise and label drops drawn per replica, the moving average updated per replica
+@pytest.mark.parametrize("name", [pytest.param("vae", marks=pytest.mark.slow), "gan",
+                                  pytest.param("diffusion", marks=pytest.mark.slow),
+                                  pytest.param("cond_diffusion", marks=pytest.mark.slow)])
 def test_one_step_on_two_replicas_equals_one_step_on_one_device(name):
-    r = json.loads(run_two_cpus(ONE_STEP, name).stdout.strip().splitlines()[-1])[name]
+    r = json.loads(run_two_cpus(ONE_STEP, name, json.dumps(tiny_options(name))).stdout.strip().splitlines()[-1])
     assert r["replicas"] == [1, 2]
     assert r["moved"] > 1e-4  # the step changed the weights
     assert r["diff"] < 1e-5, r  # ... identically, within float tolerance
