@@ -225,8 +225,8 @@ def test_batch_shares_are_strided_and_disjoint():
 PARAMETERS_AT_28x28x1 = {"ae": 1_093_030, "beta_vae": 1_105_780, "cgan": 1_122_705, "cond_vae": 1_113_460,
                          "conv_vae": 33_813, "cvae": 366_533, "cvae_gan": 6_522_976, "dcgan": 2_486_465,
                          "gan": 4_995, "noise_vae": 655_474, "vae": 1_105_780, "wgan_gp": 2_485_569,
-                         # the keras.io DDIM example's U-Net widths (4,946,913 weights), and their moving average
-                         "diffusion": 9_893_826, "cond_diffusion": 9_896_642}
+                         # widths 16,32,64 (888,609 weights), and their moving average
+                         "diffusion": 1_777_218, "cond_diffusion": 1_778_626}
 
 
 @pytest.mark.slow  # builds twelve full-size models (3 s): the quick loop stays under 90 s

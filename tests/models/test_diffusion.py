@@ -98,9 +98,9 @@ def test_sampling_is_fixed_by_the_noise_eta_adds_seeded_noise_and_the_trajectory
     np.testing.assert_allclose(path, every[[s - 1 for s in latent.trajectory_steps(3, 4)]], atol=1e-6)
 
 
-def test_defaults_are_the_keras_io_ddim_examples():
+def test_defaults_are_the_keras_io_ddim_examples_with_a_smaller_unet():
     model = build("diffusion", widths=diffusion.DEFAULT_WIDTHS, blocks=2)
-    assert (model.widths, model.blocks, model.attention, model.target, model.loss) == ((32, 64, 96, 128), 2, (), "eps",
+    assert (model.widths, model.blocks, model.attention, model.target, model.loss) == ((16, 32, 64), 2, (), "eps",
                                                                                        "mae")
     assert model.ema == 0.999 and type(model.optimizer).__name__ == "AdamW" and model.optimizer.weight_decay == 1e-4
     assert config.model_defaults("diffusion")["lr"] == 1e-3

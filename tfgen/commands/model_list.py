@@ -3,7 +3,7 @@
 ``tfgen.commands.train.write_model_list()`` and used only while ``SOURCES`` (the sha256 of the files it is
 made from, ``tfgen.commands.train.LIST_SOURCES``) matches them."""
 
-SOURCES = 'e3dbf8c2acb5ac78e450caa1b13845a0afb630c7fc086408758e32d824d71d20'
+SOURCES = '2f3da4b96c214fa763b8ae3f7319c48a075008e27125acb9a26de12f558b6ef2'
 
 TEXT = "\n".join([
     "ae         Plain autoencoder (the vae's networks, deterministic code); samples from a Gaussian fitted to its codes. (epochs 20, batch 64, latent 50, lr 0.001, XLA, compared with vae)",
@@ -16,7 +16,7 @@ TEXT = "\n".join([
     "cgan       Conditional MLP GAN: one-hot label concatenated to G's noise and to D's flattened image. (epochs 30, batch 64, latent 100, lr 0.0002, XLA)",
     '             --option beta_1=FLOAT (from 0 to 0.9999) (default 0.5)',
     'cond_diffusion Class-conditional diffusion: the diffusion U-Net with a label embedding, classifier-free guidance. (epochs 10, batch 64, latent 1, lr 0.001)',
-    '             --option widths=INT,... (comma-separated integers from 1 to 1024, 1 to 6 of them) (default 32,64,96,128)',
+    '             --option widths=INT,... (comma-separated integers from 1 to 1024, 1 to 6 of them) (default 16,32,64)',
     '             --option blocks=INT (from 1 to 8) (default 2)',
     '             --option attention=INT,... (comma-separated integers from 1 to 4096, 0 to 6 of them, or none) (default none)',
     '             --option dropout=FLOAT (from 0 to 0.9) (default 0.0)',
@@ -45,7 +45,7 @@ TEXT = "\n".join([
     'dcgan      Convolutional GAN: transposed-conv generator, strided-conv discriminator with BatchNorm. (epochs 25, batch 256, latent 100, lr 0.0001)',
     '             --option beta_1=FLOAT (from 0 to 0.9999) (default 0.9)',
     'diffusion  Denoising diffusion: a residual U-Net predicting the noise in continuous time, sampled with DDIM. (epochs 10, batch 64, latent 1, lr 0.001)',
-    '             --option widths=INT,... (comma-separated integers from 1 to 1024, 1 to 6 of them) (default 32,64,96,128)',
+    '             --option widths=INT,... (comma-separated integers from 1 to 1024, 1 to 6 of them) (default 16,32,64)',
     '             --option blocks=INT (from 1 to 8) (default 2)',
     '             --option attention=INT,... (comma-separated integers from 1 to 4096, 0 to 6 of them, or none) (default none)',
     '             --option dropout=FLOAT (from 0 to 0.9) (default 0.0)',

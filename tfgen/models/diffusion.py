@@ -3,9 +3,14 @@
 Training and sampling are the family's (``tfgen.models.base.DiffusionModel``):
 the cosine schedule, the noise (or v) as target, AdamW, a moving average of
 the weights that samples, DDIM in one compiled loop. The defaults are the
-keras.io DDIM example's: widths 32, 64, 96, 128, two blocks per level, no
-attention, the mean absolute error on the predicted noise, AdamW 1e-3 with
-weight decay 1e-4, a moving average of 0.999.
+keras.io DDIM example's (two blocks per level, no attention, the mean absolute
+error on the predicted noise, AdamW 1e-3 with weight decay 1e-4, a moving
+average of 0.999) but for a smaller U-Net, widths 16, 32, 64 instead of its
+32, 64, 96, 128 (:data:`KERAS_IO_WIDTHS`): measured on 2 CPU cores at
+28x28x1, batch 64, it trains at 156 images/s and samples at 24 images/s in 20
+steps, where the example's trains at 49 and samples at 7, so that a
+30-minute CPU budget sees three times the images and an evaluation's 10,000
+samples take 7 minutes instead of 24.
 
 The network (:func:`unet`, DDPM's U-Net, Ho et al. 2020): a 3x3 convolution
 to ``widths[0]`` channels; per level ``blocks`` residual blocks (GroupNorm,
@@ -49,7 +54,8 @@ Decay = Annotated[float, Range(0, 0.99999)]
 WeightDecay = Annotated[float, Range(0, 1)]
 Steps = Annotated[int, Range(1, MAX_SAMPLING_STEPS)]
 Eta = Annotated[float, Range(0, 1)]
-DEFAULT_WIDTHS = (32, 64, 96, 128)
+DEFAULT_WIDTHS = (16, 32, 64)
+KERAS_IO_WIDTHS = (32, 64, 96, 128)  # the keras.io DDIM example's U-Net (bench/keras_io_ddim.py)
 
 
 class NoiseLevelEmbedding(keras.layers.Layer):
