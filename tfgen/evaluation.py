@@ -11,6 +11,10 @@
   ``tfgen.models.base.Likelihood``): a Bernoulli cross-entropy on pixels in
   [0, 1] is not a density of continuous pixels, so those numbers compare runs
   with each other, not with published bits/dim;
+- diffusion models (``has("steps")``): the test set's denoising loss, the
+  training loss (``loss`` of ``target``) of the moving average that samples at
+  one time and noise per image drawn from ``seed``, for conditional models
+  given the labels. Not bits/dim: see the README's "Diffusion" section;
 - every image generator on labelled data: Fréchet and kernel distance between
   the features of N generated and N real test images under a classifier
   trained on the run's own data (``tfgen.classifier``, cached per data set),
@@ -140,6 +144,9 @@ def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
         result["likelihood"] = {**quality.likelihood(model, x, ds.y_test if conditional else None, k, seed=seed),
                                 "images": len(x), "conditional": conditional,
                                 "pixels": model.likelihood_range}
+    if model.has("steps"):
+        result["denoising"] = quality.denoising(model, data_lib.to_float(ds.x_test, model.input_range),
+                                                ds.y_test if model.has("conditional") else None, seed=seed)
     n = min(num_samples, len(ds.x_test))
     if features == "inception":
         extractor = inception.Features()  # refuses, naming what it looked for, when the weights are not cached

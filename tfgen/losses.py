@@ -165,8 +165,8 @@ def diffusion_schedule(t: tf.Tensor, min_signal: float = 0.02, max_signal: float
     return tf.cos(angle), tf.sin(angle)
 
 
-def denoising_loss(prediction: tf.Tensor, target: tf.Tensor, kind: str = "mae") -> tf.Tensor:
+def denoising_loss(prediction: tf.Tensor, target: tf.Tensor, kind: str = "mae", axis=None) -> tf.Tensor:
     """A diffusion network's loss: the mean absolute (``mae``) or squared (``mse``) error of its ``prediction``
-    of ``target`` (the noise, or v), averaged over every pixel and example: one scalar."""
+    of ``target`` (the noise, or v), averaged over every pixel and example (one scalar), or over ``axis``."""
     error = tf.cast(prediction, tf.float32) - tf.cast(target, tf.float32)
-    return tf.reduce_mean(tf.abs(error) if kind == "mae" else tf.square(error))
+    return tf.reduce_mean(tf.abs(error) if kind == "mae" else tf.square(error), axis=axis)

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen.latent import in_batches
-from tfgen.losses import elbo_terms
+from tfgen.losses import denoising_loss, elbo_terms
 
 # ----- classifier-based scores -----
 
@@ -122,6 +122,26 @@ def log_importance_weights(model, x: tf.Tensor, labels: tf.Tensor | None, k: int
     each = lambda t: tf.repeat(t, k, axis=0)  # noqa: E731
     log_px_z, log_pz, log_qz_x = elbo_terms(each(x), model.decoder_logits(z, *repeated), z, each(mean), each(logvar))
     return tf.reshape(log_px_z + log_pz - log_qz_x, (n, k))
+
+
+def denoising(model, x: np.ndarray, labels: np.ndarray | None, batch_size: int = 100, seed: int = 0) -> dict:
+    """A diffusion model's denoising loss on the images ``x`` (in [-1, 1]), as it trains (its ``loss`` of its
+    ``target``) but by the moving average that samples, conditional models given the true labels: one time
+    t ~ U[0, 1) and one noise per image, drawn from ``seed`` so that every run of the same data meets the same
+    ones. Returns the mean over images and its standard error."""
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(size=len(x)).astype(np.float32)
+    eps = rng.standard_normal(x.shape, dtype=np.float32)
+    per_image = []
+    for i in range(0, len(x), batch_size):
+        batch = slice(i, i + batch_size)
+        prediction, target = model.denoising(model.ema_network, tf.constant(x[batch]), tf.constant(t[batch]),
+                                             tf.constant(eps[batch]),
+                                             None if labels is None else tf.constant(labels[batch], tf.int32))
+        per_image.append(denoising_loss(prediction, target, model.loss, axis=[1, 2, 3]).numpy())
+    losses = np.concatenate(per_image)
+    return {"loss": float(losses.mean()), "loss_se": standard_error(losses), "kind": model.loss,
+            "target": model.target, "images": len(x)}
 
 
 def likelihood(model, x: np.ndarray, labels: np.ndarray | None, k: int, batch_size: int = 100,

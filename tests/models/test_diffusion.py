@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgen import config, latent
+from tfgen import config, latent, quality
 from tfgen.errors import ConfigError
 from tfgen.losses import diffusion_schedule
 from tfgen.models import diffusion
@@ -41,6 +41,18 @@ def test_the_loss_is_the_error_of_the_predicted_noise_at_the_drawn_time(monkeypa
     # A network that predicts zero: the loss is the mean absolute noise drawn, about sqrt(2 / pi) = 0.80.
     losses = [float(model.compute_losses((x0, labels))["loss"]) for _ in range(20)]
     assert abs(np.mean(losses) - np.sqrt(2 / np.pi)) < 0.02
+
+
+@pytest.mark.parametrize("loss, zero_loss", [("mae", np.sqrt(2 / np.pi)), ("mse", 1.0)])
+def test_the_test_set_denoising_loss_is_the_moving_averages_at_times_and_noise_fixed_by_the_seed(loss, zero_loss):
+    model = build("diffusion", loss=loss)
+    kernel = model.network.layers[-2].kernel
+    kernel.assign(tf.random.normal(kernel.shape))  # the trained network now predicts; its average still predicts 0
+    x0 = batch(model, n=100)[0].numpy()
+    scored = quality.denoising(model, x0, None, batch_size=32)
+    # The average predicts zero: its loss is the mean absolute (squared) noise, about sqrt(2 / pi) (1).
+    assert abs(scored["loss"] - zero_loss) < 0.02 and scored["images"] == 100 and scored["kind"] == loss
+    assert quality.denoising(model, x0, None) == scored != quality.denoising(model, x0, None, seed=1)
 
 
 @pytest.mark.parametrize("ema, steps, decay", [(0.999, 1, 2 / 11), (0.999, 3, 4 / 13),

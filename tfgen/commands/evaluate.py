@@ -40,6 +40,10 @@ def table(result: dict) -> str:
         pixels = "binarized pixels" if lk.get("pixels", "binarized") == "binarized" else "Bernoulli on [0, 1] pixels"
         rows += [(f"test ELBO (nats, log p(x{given}) >=, {pixels})", f"{lk['elbo']:.2f} ± {lk['elbo_se']:.2f}"),
                  (f"test IWAE, K={lk['k']} (nats)", f"{lk['iwae']:.2f} ± {lk['iwae_se']:.2f}")]
+    if "denoising" in result:
+        d = result["denoising"]
+        rows.append((f"test denoising loss ({d['kind']} of the predicted {d['target']}, moving average, "
+                     f"{d['images']:,} images)", f"{d['loss']:.4f} ± {d['loss_se']:.4f}"))
     if "samples" in result:
         s = result["samples"]
         rows += [("samples scored (and real test images)", f"{s['num_samples']:,}"),

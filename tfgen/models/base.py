@@ -648,16 +648,19 @@ class DiffusionModel(GenerativeModel):
         n = tf.shape(x0)[0]
         t = uniform((n,), self.seed_generator)
         eps = normal(tf.shape(x0), self.seed_generator, dtype=x0.dtype)
-        signal, noise = (tf.cast(r[:, None, None, None], x0.dtype) for r in diffusion_schedule(t))
-        x_t = signal * x0 + noise * eps
         if self.has("conditional"):
             dropped = uniform((n,), self.seed_generator) < self.uncond
             labels = tf.where(dropped, self.num_classes, tf.cast(labels, tf.int32))
         else:
             labels = None
-        prediction = self.prediction_of(self.network, x_t, t, labels, training)
-        target = eps if self.target == "eps" else signal * eps - noise * x0
-        return {"loss": denoising_loss(prediction, target, self.loss)}
+        return {"loss": denoising_loss(*self.denoising(self.network, x0, t, eps, labels, training), self.loss)}
+
+    def denoising(self, network: keras.Model, x0, t, eps, labels=None, training: bool = False):
+        """``network``'s prediction at x_t = signal(t) x_0 + noise(t) eps (the images ``x0`` noised to the times
+        ``t``), and what it should predict (``target``): the noise, or v."""
+        signal, noise = (tf.cast(r[:, None, None, None], x0.dtype) for r in diffusion_schedule(t))
+        prediction = self.prediction_of(network, signal * x0 + noise * eps, t, labels, training)
+        return prediction, (eps if self.target == "eps" else signal * eps - noise * x0)
 
     def train_step(self, data):
         """The optimizer's step, then the moving average's: average <- decay average + (1 - decay) weights.
