@@ -5,6 +5,7 @@
     python bench/throughput.py --data-dir DIR --models cvae,gan --batch-size 256 --precision mixed_bfloat16
     python bench/throughput.py --data-dir DIR --spe-sweep 1,10,25
     python bench/throughput.py --dataset CIFAR_DIR --no-tutorial    # 32x32x3 colour (any --dataset, --image-size)
+    python bench/throughput.py --diffusion                           # against the keras.io DDIM example
 
 DIR is a folder holding the full MNIST's ``mnist.npz``; CIFAR_DIR a folder of
 CIFAR-10 images in ``train/CLASS`` and ``test/CLASS`` folders. The toy ``gan``
@@ -28,6 +29,17 @@ its peak memory is its own):
 Each timing warms up (tracing, first steps) and then takes the best of
 ``--repeats`` passes of ``--steps`` batches, in images per second.
 ``--spe-sweep`` instead prints ``fit()`` images/s per ``steps_per_execution``.
+
+``--diffusion`` instead prints two tables of the diffusion models:
+
+3. ``diffusion`` with the keras.io DDIM example's network (widths
+   32,64,96,128, two blocks, no attention) in ``fit()`` against that example's
+   own training step (``bench/keras_io_ddim.py``) in a ``@tf.function`` loop,
+   batch 64 (or ``--batch-size``) of 32x32x3 images in memory, in float32 and
+   each precision the hardware runs fast, XLA off and on.
+4. Sampling: images/s of generating ``--sample-images`` images (default 1,000)
+   with ``diffusion``'s defaults at 20 and 50 DDIM steps, at 28x28x1 and
+   32x32x3, by ``sample`` in-process and through the exported SavedModel.
 """
 
 from __future__ import annotations
@@ -226,6 +238,81 @@ def measure_tutorial(data_dir: str | None, precisions: list[str], steps: int, re
     return rates
 
 
+def measure_diffusion(precisions: list[str], steps: int, repeats: int, batch: int, size: int) -> dict:
+    """Table 3: ``diffusion`` with the keras.io DDIM example's U-Net widths against that example's own step
+    (``bench/keras_io_ddim.py``), on one batch of ``size`` x ``size`` x 3 images in memory, XLA off and on."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    import keras_io_ddim
+
+    from tfgen import registry
+    from tfgen.models.diffusion import KERAS_IO_WIDTHS
+    from tfgen.precision import policy
+
+    x = np.random.default_rng(0).uniform(-1, 1, (batch, size, size, 3)).astype(np.float32)
+    labelled = tf.data.Dataset.from_tensors((x, np.zeros(batch, np.int32))).repeat()
+    rates = {}
+    for precision in precisions:
+        for xla in (False, True):
+            with policy(precision):
+                keras.utils.set_random_seed(0)
+                example = keras_io_ddim.DDIM(size)
+                keras.utils.set_random_seed(0)
+                model = registry.get("diffusion")(image_shape=(size, size, 3), widths=KERAS_IO_WIDTHS, blocks=2,
+                                                  attention=())
+            model.compile(jit_compile=xla)
+            step = tf.function(example.step, jit_compile=xla)
+            spe = model.default_steps_per_execution
+            rates[f"{precision}, XLA {'on' if xla else 'off'}"] = {
+                "example": failing_as_text(lambda: best_rate(loop_pass(step, iter(lambda: tf.constant(x), None),
+                                                                       steps), steps * batch, repeats)),
+                "tfgen": failing_as_text(lambda: fit_rate(model, labelled, -(-steps // spe) * spe, repeats))}
+    return rates
+
+
+def failing_as_text(measure):
+    """``measure()``, or the first line of the TensorFlow error it raised (XLA refuses some precisions on some
+    devices), so one refused combination does not end the table."""
+    import tensorflow as tf
+
+    try:
+        return measure()
+    except (tf.errors.OpError, ValueError) as error:
+        return "fails: " + str(error).strip().splitlines()[0][:160]
+
+
+def measure_sampling(sizes: list[str], images: int, repeats: int) -> dict:
+    """Table 4: images/s of generating ``images`` images from noise with ``diffusion``'s defaults at each
+    ``STEPS@HxWxC`` of ``sizes``, by ``sample`` in this process and by the exported SavedModel's ``generate``
+    loaded with TensorFlow alone (untrained weights: the speed does not depend on them)."""
+    import tempfile
+
+    import numpy as np
+    import tensorflow as tf
+
+    from tfgen import registry
+    from tfgen.export import export_saved_model
+    from tfgen.latent import in_batches
+
+    rates = {}
+    for spec in sizes:
+        steps, shape = spec.split("@")
+        shape = tuple(int(d) for d in shape.split("x"))
+        model = registry.get("diffusion")(image_shape=shape)
+        z = model.draw_noise(images, np.random.default_rng(0))
+        with tempfile.TemporaryDirectory() as folder:
+            export_saved_model(model, Path(folder) / "saved_model")
+            generate = tf.saved_model.load(str(Path(folder) / "saved_model")).signatures["generate"]
+            n = tf.constant(int(steps))
+            rates[spec] = {
+                "in-process": best_rate(lambda: in_batches(lambda b: model.sample(b, steps=int(steps)), z), images,
+                                        repeats),
+                "SavedModel": best_rate(lambda: in_batches(lambda b: generate(z=b, steps=n)["images"], z), images,
+                                        repeats)}
+    return rates
+
+
 # ----- the driver: one worker process per model, tables on stdout -----
 
 def run_worker(args: list[str], script: str = __file__) -> dict:
@@ -268,6 +355,10 @@ def main() -> None:
     parser.add_argument("--no-xla", action="store_true", help="leave out the column with XLA switched the other way")
     parser.add_argument("--no-tutorial", action="store_true", help="leave out table 1")
     parser.add_argument("--spe-sweep", help="comma-separated steps_per_execution values: fit() images/s for each")
+    parser.add_argument("--diffusion", action="store_true",
+                        help="only tables 3 and 4: diffusion against the keras.io DDIM example, and sampling speed")
+    parser.add_argument("--sample-images", type=int, default=1000, help="images generated per sampling timing "
+                        "(default 1000)")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -281,6 +372,10 @@ def main() -> None:
         kind, *rest = args.worker
         if kind == "tutorial":
             result = measure_tutorial(args.data_dir, rest, args.steps, args.repeats, args.batch_size or 100)
+        elif kind == "ddim":
+            result = measure_diffusion(rest, args.steps, args.repeats, args.batch_size or 64, 32)
+        elif kind == "sampling":
+            result = measure_sampling(rest, args.sample_images, args.repeats)
         else:
             result = measure_model(kind, args.data_dir, args.precision, args.steps, args.repeats, not args.no_xla,
                                    sweep, args.batch_size, args.dataset, args.image_size)
@@ -298,6 +393,9 @@ def main() -> None:
               *(["--batch-size", str(args.batch_size)] if args.batch_size else []), "--steps", str(args.steps),
               "--repeats", str(args.repeats)]
     print(f"{environment()}; best of {args.repeats} passes of {args.steps} batches after warm-up\n")
+    if args.diffusion:
+        diffusion_tables(args, common)
+        return
 
     if not args.no_tutorial and not sweep:
         precisions = ["float32"] + [p for p in default_precisions() + [args.precision] if p != "float32"]
@@ -343,6 +441,31 @@ def main() -> None:
               f"| {r['fit'] / r['in_memory']:.0%} "
               f"| {toggled} | {r['evaluate']:,.0f} | {r['peak_rss_mb']:,.0f} |"
               + (f" {r.get('peak_gpu_mb', 0):,.0f} |" if gpu else ""))
+
+
+def diffusion_tables(args: argparse.Namespace, common: list[str]) -> None:
+    """Tables 3 and 4, each from a worker process of its own."""
+    rates = run_worker(["--worker", "ddim", *default_precisions(), *common])
+    print(f"diffusion with the keras.io DDIM example's U-Net (`--option widths=32,64,96,128 blocks=2 "
+          f"attention=none`) against that example's own training step (bench/keras_io_ddim.py), batch "
+          f"{args.batch_size or 64} of 32x32x3 images in memory; training images/s\n")
+    print("| precision, XLA | keras.io example, `@tf.function` step | tfgen `fit()` | tfgen / example |")
+    print("|---|---:|---:|---:|")
+    for key, r in rates.items():
+        measured = all(isinstance(v, float) for v in r.values())
+        cells = [f"{v:,.1f}" if isinstance(v, float) else v for v in (r["example"], r["tfgen"])]
+        print(f"| {key} | {cells[0]} | {cells[1]} | "
+              + (f"{r['tfgen'] / r['example']:.2f}x |" if measured else "- |"))
+    sizes = [f"{steps}@{shape}" for shape in ("28x28x1", "32x32x3") for steps in (20, 50)]
+    rates = run_worker(["--worker", "sampling", *sizes, "--sample-images", str(args.sample_images),
+                        "--repeats", str(max(1, args.repeats - 1))])
+    print(f"\ndiffusion's defaults (`widths=16,32,64 blocks=2`), generating {args.sample_images:,} images from "
+          "noise in batches of 1,000; images/s\n")
+    print("| images | DDIM steps | `sample` in-process | exported `generate` (TensorFlow alone) |")
+    print("|---|---:|---:|---:|")
+    for spec, r in rates.items():
+        steps, shape = spec.split("@")
+        print(f"| {shape} | {steps} | {r['in-process']:,.1f} | {r['SavedModel']:,.1f} |")
 
 
 if __name__ == "__main__":
