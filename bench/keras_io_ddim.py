@@ -108,3 +108,26 @@ class DDIM:
         for weight, average in zip(self.network.weights, self.ema_network.weights):
             average.assign(EMA * average + (1 - EMA) * weight)
         return loss
+
+
+class NoiseVariance(keras.layers.Layer):
+    """tfgen's times t (N,) -> the noise variance of tfgen's schedule at t, (N, 1, 1, 1): the example's input."""
+
+    def call(self, t):
+        from tfgen.losses import diffusion_schedule
+
+        return tf.reshape(diffusion_schedule(t)[1] ** 2, (-1, 1, 1, 1))
+
+
+def in_tfgen(size: int, channels: int = 3):
+    """tfgen's ``diffusion`` training (``fit()``, its loss, AdamW, warmed-up moving average, per-replica draws) with
+    the example's network in place of its own U-Net: what tfgen's machinery costs, apart from the network."""
+    from tfgen.models.base import DiffusionModel
+
+    def build(name: str) -> keras.Model:
+        x_t, t = keras.Input((size, size, channels), name="x_t"), keras.Input((), name="t")
+        return keras.Model([x_t, t], network(size, channels)([x_t, NoiseVariance()(t)]), name=name)
+
+    model = DiffusionModel(latent_dim=1, learning_rate=1e-3, image_shape=(size, size, channels))
+    model.set_network(build)
+    return model

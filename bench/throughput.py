@@ -32,9 +32,11 @@ Each timing warms up (tracing, first steps) and then takes the best of
 
 ``--diffusion`` instead prints two tables of the diffusion models:
 
-3. ``diffusion`` with the keras.io DDIM example's network (widths
-   32,64,96,128, two blocks, no attention) in ``fit()`` against that example's
-   own training step (``bench/keras_io_ddim.py``) in a ``@tf.function`` loop,
+3. The keras.io DDIM example's own training step (``bench/keras_io_ddim.py``)
+   in a ``@tf.function`` loop against tfgen's ``fit()`` with the example's
+   network in tfgen's training (``keras_io_ddim.in_tfgen``: what tfgen's
+   machinery costs) and ``diffusion`` with its own U-Net at the example's
+   widths (32,64,96,128, two blocks, no attention: DDPM's heavier blocks),
    batch 64 (or ``--batch-size``) of 32x32x3 images in memory, in float32 and
    each precision the hardware runs fast, XLA off and on.
 4. Sampling: images/s of generating ``--sample-images`` images (default 1,000)
@@ -261,12 +263,17 @@ def measure_diffusion(precisions: list[str], steps: int, repeats: int, batch: in
                 keras.utils.set_random_seed(0)
                 model = registry.get("diffusion")(image_shape=(size, size, 3), widths=KERAS_IO_WIDTHS, blocks=2,
                                                   attention=())
-            model.compile(jit_compile=xla)
+                keras.utils.set_random_seed(0)
+                same_network = keras_io_ddim.in_tfgen(size)
             step = tf.function(example.step, jit_compile=xla)
+            model.compile(jit_compile=xla)
+            same_network.compile(jit_compile=xla)
             spe = model.default_steps_per_execution
             rates[f"{precision}, XLA {'on' if xla else 'off'}"] = {
                 "example": failing_as_text(lambda: best_rate(loop_pass(step, iter(lambda: tf.constant(x), None),
                                                                        steps), steps * batch, repeats)),
+                "same network": failing_as_text(lambda: fit_rate(same_network, labelled, -(-steps // spe) * spe,
+                                                                 repeats)),
                 "tfgen": failing_as_text(lambda: fit_rate(model, labelled, -(-steps // spe) * spe, repeats))}
     return rates
 
@@ -279,7 +286,7 @@ def failing_as_text(measure):
     try:
         return measure()
     except (tf.errors.OpError, ValueError) as error:
-        return "fails: " + str(error).strip().splitlines()[0][:160]
+        return "fails: " + str(error).strip().splitlines()[0][:80]
 
 
 def measure_sampling(sizes: list[str], images: int, repeats: int) -> dict:
@@ -446,16 +453,18 @@ def main() -> None:
 def diffusion_tables(args: argparse.Namespace, common: list[str]) -> None:
     """Tables 3 and 4, each from a worker process of its own."""
     rates = run_worker(["--worker", "ddim", *default_precisions(), *common])
-    print(f"diffusion with the keras.io DDIM example's U-Net (`--option widths=32,64,96,128 blocks=2 "
-          f"attention=none`) against that example's own training step (bench/keras_io_ddim.py), batch "
-          f"{args.batch_size or 64} of 32x32x3 images in memory; training images/s\n")
-    print("| precision, XLA | keras.io example, `@tf.function` step | tfgen `fit()` | tfgen / example |")
-    print("|---|---:|---:|---:|")
+    print("The keras.io DDIM example's training step (bench/keras_io_ddim.py) against tfgen's fit() with the "
+          "example's network, and with diffusion's own U-Net at the example's widths (`--option "
+          f"widths=32,64,96,128 blocks=2 attention=none`), batch {args.batch_size or 64} of 32x32x3 images in "
+          "memory; training images/s\n")
+    print("| precision, XLA | keras.io example, `@tf.function` step | tfgen `fit()`, the example's network "
+          "| tfgen `fit()`, its own U-Net | same network / example | own U-Net / example |")
+    print("|---|---:|---:|---:|---:|---:|")
     for key, r in rates.items():
-        measured = all(isinstance(v, float) for v in r.values())
-        cells = [f"{v:,.1f}" if isinstance(v, float) else v for v in (r["example"], r["tfgen"])]
-        print(f"| {key} | {cells[0]} | {cells[1]} | "
-              + (f"{r['tfgen'] / r['example']:.2f}x |" if measured else "- |"))
+        cells = [f"{v:,.1f}" if isinstance(v, float) else v for v in (r["example"], r["same network"], r["tfgen"])]
+        ratios = [f"{r[k] / r['example']:.2f}x" if isinstance(r[k], float) and isinstance(r["example"], float)
+                  else "-" for k in ("same network", "tfgen")]
+        print(f"| {key} | " + " | ".join(cells + ratios) + " |")
     sizes = [f"{steps}@{shape}" for shape in ("28x28x1", "32x32x3") for steps in (20, 50)]
     rates = run_worker(["--worker", "sampling", *sizes, "--sample-images", str(args.sample_images),
                         "--repeats", str(max(1, args.repeats - 1))])
