@@ -4,6 +4,7 @@
     python bench/quality.py --data-dir DIR
     python bench/quality.py --dataset CIFAR_DIR --models vae,cvae,dcgan,cgan --epochs 10,dcgan=5 --k 20 \
         --table docs/quality-cifar10.md
+    python bench/quality.py --dataset CIFAR_DIR --models diffusion --steps-curve 10,20,50,100
 
 DIR is a folder holding the full MNIST's ``mnist.npz``; ``--dataset`` takes
 what ``train.py --dataset`` takes (CIFAR_DIR: the CIFAR-10 images in
@@ -12,12 +13,15 @@ what ``train.py --dataset`` takes (CIFAR_DIR: the CIFAR-10 images in
 For each model, ``--runs/MODEL-DATA`` (DATA: ``mnist``, the data set's name, or
 the folder's or file's own name; the toy GAN: ``MODEL-ring``) is reused
 when it holds a finished run of that model, else trained there with
-``train.py MODEL`` at its default epochs (or ``--epochs``). Each run is then
+``train.py MODEL`` at its default epochs (or ``--epochs``): continued with
+``--resume`` when it holds an unfinished run of that model (so a long run can
+be trained over several sittings by raising ``--epochs``), else afresh. Each run is then
 evaluated with ``tfgen.evaluation`` (and its evaluation.json written), and
 a small gallery is written to ``--gallery``: the last sample grid and a
 progress GIF per model (``MODEL.png``, or ``MODEL-DATA.png`` off MNIST),
 downscaled so each file stays well under 1 MB.
-Prints the table and writes it to ``--table``.
+Prints the table and writes it to ``--table``; with ``--steps-curve``, a second
+table of each diffusion model's Fréchet distance against its sampling steps.
 """
 
 from __future__ import annotations
@@ -77,13 +81,21 @@ def finished(run_dir: Path, name: str, epochs: int | None) -> bool:
     return config.model == name and config.epochs == want and len(read_metrics(run_dir)) == want
 
 
+def resumable(run_dir: Path, name: str) -> bool:
+    """Whether ``run_dir`` holds an unfinished run of ``name`` with a checkpoint to continue from."""
+    return ((run_dir / "checkpoints" / "checkpoint").is_file() and (run_dir / "config.json").is_file()
+            and config_lib.load(run_dir / "config.json").model == name)
+
+
 def train(run_dir: Path, name: str, data_dir: str | None, dataset: str, epochs: int | None) -> None:
     args = [sys.executable, str(REPO / "train.py"), name, "--out", str(run_dir)]
     if not registry.get(name).has("points"):
         args += ["--dataset", dataset] + (["--data-dir", data_dir] if data_dir else [])
     if epochs:
         args += ["--epochs", str(epochs)]
-    if run_dir.exists():
+    if resumable(run_dir, name):
+        args.append("--resume")  # a long run trained in parts: continued to its epochs, not thrown away
+    elif run_dir.exists():
         args.append("--overwrite")
     print("$", " ".join(args), flush=True)
     subprocess.run(args, check=True)
@@ -163,6 +175,34 @@ def row(name: str, run_dir: Path, result: dict) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def steps_curve(args: argparse.Namespace, names: list[str]) -> str:
+    """Markdown: each model's Fréchet distance (± its standard error) at each number of ``--steps-curve`` sampling
+    steps, from ``--curve-samples`` samples; each point kept in the run's ``evaluation-steps-N.json`` and reused
+    while the checkpoint is unchanged and the number of samples the same."""
+    counts = [int(n) for n in args.steps_curve.split(",")]
+    lines = ["| model | " + " | ".join(f"{n} steps" for n in counts) + " |", "|---|" + "---:|" * len(counts)]
+    for name in names:
+        run_dir = run_dir_for(Path(args.runs), name, args.dataset)
+        cells = []
+        for steps in counts:
+            path = run_dir / f"evaluation-steps-{steps}.json"
+            fresh = path.is_file() and path.stat().st_mtime >= (run_dir / "checkpoints" / "checkpoint").stat().st_mtime
+            result = json.loads(path.read_text()) if fresh else None
+            if result is None or result["samples"]["num_samples"] != args.curve_samples:
+                start = time.perf_counter()
+                result = evaluation.evaluate(tfgen.load(run_dir, args.data_dir), args.curve_samples, steps=steps)
+                result["seconds"] = time.perf_counter() - start
+                write_text(path, json.dumps(result, indent=2) + "\n")
+            s = result["samples"]
+            cells.append(fmt(s["frechet_distance"], 2, s.get("frechet_distance_se")))
+            print(f"{name}: {steps} steps, Fréchet distance {cells[-1]} ({result['seconds']:.0f} s)", flush=True)
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    fewer = "; fewer than the table above, so the distances run higher" if args.curve_samples < args.num_samples else ""
+    return (f"\nFréchet distance against DDIM sampling steps ({args.curve_samples:,} samples against as many real "
+            f"test images{fewer}):\n\n"
+            + "\n".join(lines) + "\n")
+
+
 HEADER = ("| model | epochs | train s | test ELBO | test IWAE | Fréchet dist. | kernel dist. | classifier score "
           "| coverage | label acc. |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
@@ -177,6 +217,10 @@ def main() -> int:
                         "comma-separated (10,dcgan=5)")
     parser.add_argument("--num-samples", type=int, default=10_000, metavar="N")
     parser.add_argument("--k", type=int, default=100, metavar="K", help="importance samples for the IWAE bound")
+    parser.add_argument("--steps-curve", metavar="N,N,...", help="models that sample in steps (diffusion): also "
+                        "their Fréchet distance at each of these numbers of sampling steps, in a table of its own")
+    parser.add_argument("--curve-samples", type=int, default=2_000, metavar="N",
+                        help="samples scored per point of --steps-curve (default 2,000)")
     parser.add_argument("--gallery", default="docs/gallery", metavar="DIR")
     parser.add_argument("--table", default="docs/quality.md", metavar="FILE")
     args = parser.parse_args()
@@ -184,7 +228,7 @@ def main() -> int:
     if args.dataset != "mnist":
         names = [n for n in names if not registry.get(n).has("points")]
     suffix = "" if args.dataset == "mnist" else f"-{data_tag(args.dataset)}"
-    lines = []
+    lines, denoising = [], []
     for name in names:
         run_dir = run_dir_for(Path(args.runs), name, args.dataset)
         epochs = epochs_for(args.epochs, name)
@@ -199,13 +243,19 @@ def main() -> int:
             write_text(run_dir / "evaluation.json", json.dumps(result, indent=2) + "\n")
         gallery(run_dir, name + suffix, Path(args.gallery), result["epochs"])
         lines.append(row(name, run_dir, result))
+        if "denoising" in result:
+            d = result["denoising"]
+            denoising.append(f"`{name}` {d['loss']:.4f} ± {d['loss_se']:.4f} ({d['kind']} of the predicted "
+                             f"{d['target']}, sampled in {result['steps']} steps)")
         print(f"{name}: evaluated in {time.perf_counter() - start:.0f} s", flush=True)
+    curve = steps_curve(args, [n for n in names if registry.get(n).has("steps")]) if args.steps_curve else ""
     clf = classifier_info(args)
     shown = [n + suffix for n in names]
     table = "\n".join([HEADER, *lines]) + "\n\n" + gallery_table(shown, Path(args.gallery), Path(args.table)) + (
         f"\n\nReference classifier: test accuracy {clf['test_accuracy']:.2%} on {clf['dataset']} "
         f"({clf['source']}). Scores on {args.num_samples:,} samples against as many real test images; "
-        f"IWAE with K = {args.k}.\n")
+        f"IWAE with K = {args.k}." + (" Test denoising loss: " + "; ".join(denoising) + "." if denoising else "")
+        + "\n") + curve
     write_text(args.table, table)
     print(table)
     return 0
