@@ -8,7 +8,8 @@ error on the predicted noise, AdamW 1e-3 with weight decay 1e-4, a moving
 average of 0.999) but for a smaller U-Net, widths 16, 32, 64 instead of its
 32, 64, 96, 128 (:data:`KERAS_IO_WIDTHS`): measured on 2 CPU cores at
 28x28x1, batch 64, it trains at 156 images/s and samples at 24 images/s in 20
-steps, where the example's trains at 49 and samples at 7, so that a
+steps, where this U-Net at the example's widths trains at 49 and samples at 7
+(the example's own network is lighter: see ``bench/throughput.py --diffusion``), so that a
 30-minute CPU budget sees three times the images and an evaluation's 10,000
 samples take 7 minutes instead of 24.
 
