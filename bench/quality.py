@@ -124,11 +124,16 @@ def gallery(run_dir: Path, name: str, folder: Path, epochs: int) -> None:
     images.write_frames(folder / f"{name}.gif", frames(), duration=0.25)
 
 
+def made_since_checkpoint(path: Path, run_dir: Path) -> bool:
+    """Whether ``path`` (an evaluation of the run) exists and was written after the run's newest checkpoint."""
+    return path.is_file() and path.stat().st_mtime >= (run_dir / "checkpoints" / "checkpoint").stat().st_mtime
+
+
 def reusable_evaluation(run_dir: Path, args: argparse.Namespace) -> dict | None:
     """The run's evaluation.json (this script's, or ``tfgen evaluate``'s) when it was made for the same
     checkpoint, number of samples, K and classifier."""
     path = run_dir / "evaluation.json"
-    if not path.is_file() or path.stat().st_mtime < (run_dir / "checkpoints" / "checkpoint").stat().st_mtime:
+    if not made_since_checkpoint(path, run_dir):
         return None
     result = json.loads(path.read_text())
     same_classifier = "classifier" not in result or result["classifier"] == classifier_info(args)
@@ -186,8 +191,7 @@ def steps_curve(args: argparse.Namespace, names: list[str]) -> str:
         cells = []
         for steps in counts:
             path = run_dir / f"evaluation-steps-{steps}.json"
-            fresh = path.is_file() and path.stat().st_mtime >= (run_dir / "checkpoints" / "checkpoint").stat().st_mtime
-            result = json.loads(path.read_text()) if fresh else None
+            result = json.loads(path.read_text()) if made_since_checkpoint(path, run_dir) else None
             if result is None or result["samples"]["num_samples"] != args.curve_samples:
                 start = time.perf_counter()
                 result = evaluation.evaluate(tfgen.load(run_dir, args.data_dir), args.curve_samples, steps=steps)

@@ -132,14 +132,13 @@ def denoising(model, x: np.ndarray, labels: np.ndarray | None, batch_size: int =
     rng = np.random.default_rng(seed)
     t = rng.uniform(size=len(x)).astype(np.float32)
     eps = rng.standard_normal(x.shape, dtype=np.float32)
-    per_image = []
-    for i in range(0, len(x), batch_size):
-        batch = slice(i, i + batch_size)
-        prediction, target = model.denoising(model.ema_network, tf.constant(x[batch]), tf.constant(t[batch]),
-                                             tf.constant(eps[batch]),
-                                             None if labels is None else tf.constant(labels[batch], tf.int32))
-        per_image.append(denoising_loss(prediction, target, model.loss, axis=[1, 2, 3]).numpy())
-    losses = np.concatenate(per_image)
+
+    def per_image(xb: np.ndarray, tb: np.ndarray, eb: np.ndarray, lb: np.ndarray | None = None) -> tf.Tensor:
+        prediction, target = model.denoising(model.ema_network, tf.constant(xb), tf.constant(tb), tf.constant(eb),
+                                             None if lb is None else tf.constant(lb, tf.int32))
+        return denoising_loss(prediction, target, model.loss, axis=[1, 2, 3])
+
+    losses = in_batches(per_image, x, t, eps, labels, batch_size=batch_size)
     return {"loss": float(losses.mean()), "loss_se": standard_error(losses), "kind": model.loss,
             "target": model.target, "images": len(x)}
 

@@ -684,7 +684,7 @@ class DiffusionModel(GenerativeModel):
         w = tf.cast(guidance, tf.float32)
         n = tf.shape(x_t)[0]
         both = self.prediction_of(self.ema_network, tf.concat([x_t, x_t], 0), tf.concat([t, t], 0),
-                            tf.concat([tf.cast(labels, tf.int32), tf.fill([n], self.num_classes)], 0))
+                                  tf.concat([tf.cast(labels, tf.int32), tf.fill([n], self.num_classes)], 0))
         cond, uncond = tf.cast(both[:n], tf.float32), tf.cast(both[n:], tf.float32)
         return (1.0 + w) * cond - w * uncond
 
@@ -729,7 +729,7 @@ class DiffusionModel(GenerativeModel):
                 tf.convert_to_tensor(self.guidance if guidance is None else guidance, tf.float32))
 
     def export_functions(self):
-        z_spec = tf.TensorSpec([None, *self.image_shape], tf.float32, name="z")
+        z_spec = tf.TensorSpec([None, *self.noise_shape], tf.float32, name="z")
         steps_spec = tf.TensorSpec([], tf.int32, name="steps")
         if self.has("conditional"):
             guidance_spec = tf.TensorSpec([], tf.float32, name="guidance")
