@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgen.losses import (batch_l2_norm, bernoulli_log_likelihood, gaussian_kl, gradient_penalty, interpolate,
-                          log_normal_pdf, minimax_discriminator_loss, minimax_generator_loss,
+from tfgen.losses import (batch_l2_norm, bernoulli_log_likelihood, gaussian_kl, gradient_penalty,
+                          hinge_discriminator_loss, hinge_generator_loss, interpolate, log_normal_pdf, minimax_discriminator_loss, minimax_generator_loss,
                           non_saturating_generator_loss, squared_error, vae_objective, wasserstein_critic_loss,
                           wasserstein_generator_loss)
 
@@ -93,6 +93,19 @@ def test_minimax_losses_match_hand_computed_values():
     np.testing.assert_allclose(float(minimax_generator_loss(fake)), (math.log(0.5) + math.log(0.75)) / 2, rtol=1e-6)
     np.testing.assert_allclose(float(non_saturating_generator_loss(fake)), -(math.log(0.5) + math.log(0.25)) / 2,
                                rtol=1e-6)
+
+
+def test_hinge_losses_match_hand_computed_values():
+    real, fake = tf.constant([[2.0], [0.5], [-1.0]]), tf.constant([[-3.0], [0.0]])
+    # real: relu(1 - 2), relu(1 - 0.5), relu(1 + 1) = 0, 0.5, 2; fake: relu(1 - 3), relu(1 + 0) = 0, 1
+    np.testing.assert_allclose(float(hinge_discriminator_loss(real, fake)), (0 + 0.5 + 2) / 3 + (0 + 1) / 2,
+                               rtol=1e-6)
+    np.testing.assert_allclose(float(hinge_generator_loss(fake)), (3.0 + 0.0) / 2, rtol=1e-6)
+    # scores past the margins cost D nothing: no gradient from them
+    scores = tf.Variable([[1.5], [-2.0]])
+    with tf.GradientTape() as tape:
+        loss = hinge_discriminator_loss(scores[:1], scores[1:])
+    assert float(loss) == 0.0 and np.all(tape.gradient(loss, scores).numpy() == 0.0)
 
 
 def test_minimax_generator_loss_saturates_where_the_non_saturating_one_does_not():

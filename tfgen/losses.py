@@ -133,6 +133,21 @@ def wasserstein_generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:
     return -tf.reduce_mean(fake_scores)
 
 
+def hinge_discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
+    """D's hinge loss mean(relu(1 - D(x))) + mean(relu(1 + D(G(z)))) (Lim and Ye 2017; SNGAN's, Miyato et al.
+    2018): real scores above 1 and fake scores below -1 cost nothing.
+
+    Each mean over its own examples; one scalar.
+    """
+    return tf.reduce_mean(tf.nn.relu(1.0 - real_logits)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_logits))
+
+
+def hinge_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """G's side of the hinge game, -mean(D(G(z))) (the same as :func:`wasserstein_generator_loss`: the hinge is
+    D's alone); a mean over the examples, one scalar."""
+    return -tf.reduce_mean(fake_logits)
+
+
 def interpolate(real: tf.Tensor, fake: tf.Tensor, epsilon: tf.Tensor) -> tf.Tensor:
     """Points on the lines between real and fake samples: epsilon * real + (1 - epsilon) * fake.
 
