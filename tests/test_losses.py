@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 
 from tfgen.losses import (batch_l2_norm, bernoulli_log_likelihood, gaussian_kl, gradient_penalty,
-                          hinge_discriminator_loss, hinge_generator_loss, interpolate, log_normal_pdf, minimax_discriminator_loss, minimax_generator_loss,
-                          non_saturating_generator_loss, squared_error, vae_objective, wasserstein_critic_loss,
-                          wasserstein_generator_loss)
+                          hinge_discriminator_loss, hinge_generator_loss, interpolate, log_normal_pdf,
+                          minimax_discriminator_loss, minimax_generator_loss, non_saturating_generator_loss,
+                          squared_error, vae_objective, wasserstein_critic_loss, wasserstein_generator_loss)
 
 
 def test_log_normal_pdf_matches_hand_computed_values():
