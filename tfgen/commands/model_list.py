@@ -3,7 +3,7 @@
 ``tfgen.commands.train.write_model_list()`` and used only while ``SOURCES`` (the sha256 of the files it is
 made from, ``tfgen.commands.train.LIST_SOURCES``) matches them."""
 
-SOURCES = '445e1c6d4873255b0e17db020a7723dbae40b7a530ab8f67bbe980f29dc9c29e'
+SOURCES = '23da2672a77c30ff8d60c8b892ce3df3e9130e7577b9e6d3e7052501f36edf80'
 
 TEXT = "\n".join([
     "ae         Plain autoencoder (the vae's networks, deterministic code); samples from a Gaussian fitted to its codes. (epochs 20, batch 64, latent 50, lr 0.001, XLA, compared with vae)",
@@ -20,7 +20,7 @@ TEXT = "\n".join([
     '             --option blocks=INT (from 1 to 8) (default 2)',
     '             --option attention=INT,... (comma-separated integers from 1 to 4096, 0 to 6 of them, or none) (default none)',
     '             --option dropout=FLOAT (from 0 to 0.9) (default 0.0)',
-    '             --option target=eps|v (default eps)',
+    '             --option target=eps|v (default v)',
     '             --option loss=mae|mse (default mae)',
     '             --option ema=FLOAT (from 0 to 0.99999) (default 0.999)',
     '             --option weight_decay=FLOAT (from 0 to 1) (default 0.0001)',
@@ -49,7 +49,7 @@ TEXT = "\n".join([
     '             --option blocks=INT (from 1 to 8) (default 2)',
     '             --option attention=INT,... (comma-separated integers from 1 to 4096, 0 to 6 of them, or none) (default none)',
     '             --option dropout=FLOAT (from 0 to 0.9) (default 0.0)',
-    '             --option target=eps|v (default eps)',
+    '             --option target=eps|v (default v)',
     '             --option loss=mae|mse (default mae)',
     '             --option ema=FLOAT (from 0 to 0.99999) (default 0.999)',
     '             --option weight_decay=FLOAT (from 0 to 1) (default 0.0001)',
