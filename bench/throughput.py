@@ -134,8 +134,9 @@ def peak_memory() -> dict[str, float]:
 
 def measure_model(name: str, data_dir: str | None, precision: str, steps: int, repeats: int, xla: bool,
                   spe_sweep: list[int] | None, batch_size: int | None, dataset: str | None = None,
-                  image_size: str | None = None) -> dict:
-    """Every column of table 2 for one model (or its fit() rate per steps_per_execution)."""
+                  image_size: str | None = None, options: list[str] | None = None) -> dict:
+    """Every column of table 2 for one model (or its fit() rate per steps_per_execution), with ``options``
+    (``NAME=VALUE``, as ``--option``'s) where it has them."""
     import keras
     import tensorflow as tf
 
@@ -144,7 +145,8 @@ def measure_model(name: str, data_dir: str | None, precision: str, steps: int, r
 
     config, ds = prepare(config_lib.resolve(name, {"out": "unused", "precision": precision, "batch_size": batch_size,
                                                    "dataset": dataset, "image_size": image_size,
-                                                   "data_dir": data_dir}))
+                                                   "data_dir": data_dir,
+                                                   "options": config_lib.parse_options(options or [])}))
     probe = config.make_model()
     pipeline, _ = pipelines(config, ds, probe.input_range)
     spe, xla_default = probe.default_steps_per_execution, config.jit_compile
@@ -364,6 +366,10 @@ def main() -> None:
     parser.add_argument("--spe-sweep", help="comma-separated steps_per_execution values: fit() images/s for each")
     parser.add_argument("--diffusion", action="store_true",
                         help="only tables 3 and 4: diffusion against the keras.io DDIM example, and sampling speed")
+    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                        help="table 2: a model option, as train.py's (repeatable), given to every model of --models; "
+                        "`--models sngan --option spectral_norm=false` against `--models sngan` measures what the "
+                        "spectral normalisation costs")
     parser.add_argument("--sample-images", type=int, default=1000, help="images generated per sampling timing "
                         "(default 1000)")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
@@ -385,7 +391,7 @@ def main() -> None:
             result = measure_sampling(rest, args.sample_images, args.repeats)
         else:
             result = measure_model(kind, args.data_dir, args.precision, args.steps, args.repeats, not args.no_xla,
-                                   sweep, args.batch_size, args.dataset, args.image_size)
+                                   sweep, args.batch_size, args.dataset, args.image_size, args.option)
         print(json.dumps(result))
         return
 
@@ -421,7 +427,8 @@ def main() -> None:
         flags = [*common, "--precision", args.precision, *(["--no-xla"] if args.no_xla else []),
                  *(["--dataset", args.dataset] if args.dataset else []),
                  *(["--image-size", args.image_size] if args.image_size else []),
-                 *(["--spe-sweep", args.spe_sweep] if sweep else [])]
+                 *(["--spe-sweep", args.spe_sweep] if sweep else []),
+                 *[f"--option={option}" for option in args.option]]
         rows[name] = run_worker(["--worker", name, *flags])
         print(f"{name}: {rows[name]}", file=sys.stderr, flush=True)
     if not rows:
@@ -435,8 +442,9 @@ def main() -> None:
         return
     gpu = any("peak_gpu_mb" in r for r in rows.values())
     shape = f" on {args.dataset}" + (f" at {args.image_size}" if args.image_size else "") if args.dataset else ""
+    options = f", options {' '.join(args.option)}" if args.option else ""
     print(f"Every model with tfgen's defaults (batch size, steps_per_execution = spe, XLA on or off){shape}, "
-          f"{args.precision}; images/s\n")
+          f"{args.precision}{options}; images/s\n")
     print("| model | batch | spe | XLA | bare `@tf.function` step | `fit()` | fit / bare | `fit()`, batch in memory "
           "| pipeline | `fit()`, XLA the other way | `evaluate()` | peak memory, MB |"
           + (" GPU peak, MB |" if gpu else ""))

@@ -74,10 +74,12 @@ def run_two_cpus(script, *args, timeout=300):
 
 
 # gan: noise sliced per replica, two networks and two optimizers; vae (8 s, slow): reparameterization noise;
-# the diffusion models (slow): times, noise and label drops drawn per replica, the moving average updated per replica
+# the diffusion models (slow): times, noise and label drops drawn per replica, the moving average updated per replica;
+# cond_sngan (slow): the power iteration's u assigned in each replica, G's BatchNorm over the global batch
 @pytest.mark.parametrize("name", [pytest.param("vae", marks=pytest.mark.slow), "gan",
                                   pytest.param("diffusion", marks=pytest.mark.slow),
-                                  pytest.param("cond_diffusion", marks=pytest.mark.slow)])
+                                  pytest.param("cond_diffusion", marks=pytest.mark.slow),
+                                  pytest.param("cond_sngan", marks=pytest.mark.slow)])
 def test_one_step_on_two_replicas_equals_one_step_on_one_device(name):
     r = json.loads(run_two_cpus(ONE_STEP, name, json.dumps(tiny_options(name))).stdout.strip().splitlines()[-1])
     assert r["replicas"] == [1, 2]

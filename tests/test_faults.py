@@ -158,7 +158,9 @@ def test_a_torn_metrics_row_is_dropped_and_redone(tmp_path, data_dir):
     ("cvae", "tiny"), ("gan", ["--train-size", "1024"]),
     # the moving average of the weights, and the optimizer's step count its warm-up reads
     ("diffusion", ["--data-dir", "DATA_DIR", "--train-size", "640", "--option", "widths=8,16", "--option", "blocks=1",
-                   "--option", "steps=2", "--option", "ema=0.9"])])
+                   "--option", "steps=2", "--option", "ema=0.9"]),
+    # the power iteration's u of every spectrally normalised layer
+    ("sngan", ["--data-dir", "DATA_DIR", "--train-size", "512", "--option", "width=8"])])
 def test_a_run_killed_in_epoch_2_and_resumed_equals_the_uninterrupted_run(tmp_path, data_dir, model, data):
     """Exact resume: the random-generator state is checkpointed and each epoch's data order comes from its number."""
     import numpy as np

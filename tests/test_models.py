@@ -226,10 +226,12 @@ PARAMETERS_AT_28x28x1 = {"ae": 1_093_030, "beta_vae": 1_105_780, "cgan": 1_122_7
                          "conv_vae": 33_813, "cvae": 366_533, "cvae_gan": 6_522_976, "dcgan": 2_486_465,
                          "gan": 4_995, "noise_vae": 655_474, "vae": 1_105_780, "wgan_gp": 2_485_569,
                          # widths 16,32,64 (888,609 weights), and their moving average
-                         "diffusion": 1_777_218, "cond_diffusion": 1_778_626}
+                         "diffusion": 1_777_218, "cond_diffusion": 1_778_626,
+                         # the SNGAN paper's CNN at two levels (its width 64), the power iteration's u included
+                         "sngan": 2_986_819, "cond_sngan": 3_132_867}
 
 
-@pytest.mark.slow  # builds twelve full-size models (3 s): the quick loop stays under 90 s
+@pytest.mark.slow  # builds every full-size model (4 s): the quick loop stays under 90 s
 @pytest.mark.parametrize("name", MODELS)
 def test_default_models_at_28x28x1_keep_the_seed_architectures(name):
     assert name in PARAMETERS_AT_28x28x1, f"pin {name}'s parameter count at 28x28x1 in PARAMETERS_AT_28x28x1"

@@ -3,7 +3,7 @@
 ``tfgen.commands.train.write_model_list()`` and used only while ``SOURCES`` (the sha256 of the files it is
 made from, ``tfgen.commands.train.LIST_SOURCES``) matches them."""
 
-SOURCES = '23da2672a77c30ff8d60c8b892ce3df3e9130e7577b9e6d3e7052501f36edf80'
+SOURCES = 'a121d21e8cb35553973baee9d57a4edbb4a6b45661ec00b7662b1c5a668fc46d'
 
 TEXT = "\n".join([
     "ae         Plain autoencoder (the vae's networks, deterministic code); samples from a Gaussian fitted to its codes. (epochs 20, batch 64, latent 50, lr 0.001, XLA, compared with vae)",
@@ -28,6 +28,13 @@ TEXT = "\n".join([
     '             --option eta=FLOAT (from 0 to 1) (default 0.0)',
     '             --option uncond=FLOAT (from 0 to 1) (default 0.1)',
     '             --option guidance=FLOAT (from 0 to 20) (default 1.0)',
+    'cond_sngan Conditional SNGAN: class-conditional BatchNorm in G, a projection discriminator, the hinge loss. (epochs 20, batch 64, latent 128, lr 0.0002)',
+    '             --option width=INT (from 4 to 512) (default 64)',
+    '             --option loss=hinge|nonsaturating (default hinge)',
+    '             --option critic_steps=INT (from 1 to 10) (default 1)',
+    '             --option beta_1=FLOAT (from 0 to 0.9999) (default 0.5)',
+    '             --option beta_2=FLOAT (from 0 to 0.9999) (default 0.999)',
+    '             --option spectral_norm=true|false (default true)',
     'cond_vae   Label-conditioned MLP VAE: one-hot class concatenated to the encoder input and to z. (epochs 20, batch 64, latent 50, lr 0.001, XLA, compared with vae)',
     '             --option hidden=INT (from 2 to 65536) (default 512)',
     '             --option likelihood=auto|binarized|bernoulli (default auto)',
@@ -62,6 +69,13 @@ TEXT = "\n".join([
     'noise_vae  Fixed-noise ("poor man\'s") VAE: code + N(0, I) noise, L2 norm of the batch of codes as regulariser. (epochs 20, batch 64, latent 50, lr 0.001, compared with vae)',
     '             --option hidden=INT (from 1 to 65536) (default 392)',
     '             --option likelihood=auto|binarized|bernoulli (default auto)',
+    "sngan      Spectrally normalised GAN: the SNGAN paper's CNN generator and discriminator, the hinge loss. (epochs 20, batch 64, latent 128, lr 0.0002)",
+    '             --option width=INT (from 4 to 512) (default 64)',
+    '             --option loss=hinge|nonsaturating (default hinge)',
+    '             --option critic_steps=INT (from 1 to 10) (default 1)',
+    '             --option beta_1=FLOAT (from 0 to 0.9999) (default 0.5)',
+    '             --option beta_2=FLOAT (from 0 to 0.9999) (default 0.999)',
+    '             --option spectral_norm=true|false (default true)',
     'vae        MLP VAE: 784-512-256 encoder, z-256-512-784 decoder, squared error + KL. (epochs 20, batch 64, latent 50, lr 0.001, XLA, compared with ae)',
     '             --option hidden=INT (from 2 to 65536) (default 512)',
     '             --option likelihood=auto|binarized|bernoulli (default auto)',
