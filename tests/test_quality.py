@@ -224,7 +224,7 @@ def test_evaluate_writes_what_applies_to_the_model(tmp_path, data_dir, cache, mo
     assert ("denoising" in result) == model.has("steps")
     if "denoising" in result:  # on the whole test set, printed
         assert result["denoising"]["images"] == 64 and np.isfinite(result["denoising"]["loss"])
-        assert "| test denoising loss (mae of the predicted v, moving average, 64 images) |" in printed
+        assert "| test denoising loss (mse of the predicted v, moving average, 64 images) |" in printed
     if name == "gan":
         assert set(result) >= {"modes"} and result["modes"]["num_modes"] == 8 and "modes covered" in printed
         return

@@ -35,7 +35,7 @@ def test_attention_at_a_resolution_the_unet_never_reaches_is_refused_naming_thos
 
 
 def test_the_loss_is_the_error_of_the_predicted_noise_at_the_drawn_time(monkeypatch):
-    model = build("diffusion", target="eps")
+    model = build("diffusion", target="eps", loss="mae")
     x0, labels = batch(model, n=4)
     model.network.layers[-2].kernel.assign(tf.zeros_like(model.network.layers[-2].kernel))
     # A network that predicts zero: the loss is the mean absolute noise drawn, about sqrt(2 / pi) = 0.80.
@@ -113,7 +113,7 @@ def test_sampling_is_fixed_by_the_noise_eta_adds_seeded_noise_and_the_trajectory
 def test_defaults_are_the_keras_io_ddim_examples_with_a_smaller_unet():
     model = build("diffusion", widths=diffusion.DEFAULT_WIDTHS, blocks=2)
     assert (model.widths, model.blocks, model.attention, model.target, model.loss) == ((16, 32, 64), 2, (), "v",
-                                                                                       "mae")
+                                                                                       "mse")
     assert model.ema == 0.999 and type(model.optimizer).__name__ == "AdamW" and model.optimizer.weight_decay == 1e-4
     assert config.model_defaults("diffusion")["lr"] == 1e-3
     assert model.noise_shape == (28, 28, 1) and model.draw_noise(2, np.random.default_rng(0)).shape == (2, 28, 28, 1)

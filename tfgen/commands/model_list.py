@@ -3,7 +3,7 @@
 ``tfgen.commands.train.write_model_list()`` and used only while ``SOURCES`` (the sha256 of the files it is
 made from, ``tfgen.commands.train.LIST_SOURCES``) matches them."""
 
-SOURCES = 'a121d21e8cb35553973baee9d57a4edbb4a6b45661ec00b7662b1c5a668fc46d'
+SOURCES = '830b1263da13f34757a6b85991bfefd8bc13409f43ef960a09052b89dbccadd5'
 
 TEXT = "\n".join([
     "ae         Plain autoencoder (the vae's networks, deterministic code); samples from a Gaussian fitted to its codes. (epochs 20, batch 64, latent 50, lr 0.001, XLA, compared with vae)",
@@ -21,7 +21,7 @@ TEXT = "\n".join([
     '             --option attention=INT,... (comma-separated integers from 1 to 4096, 0 to 6 of them, or none) (default none)',
     '             --option dropout=FLOAT (from 0 to 0.9) (default 0.0)',
     '             --option target=eps|v (default v)',
-    '             --option loss=mae|mse (default mae)',
+    '             --option loss=mae|mse (default mse)',
     '             --option ema=FLOAT (from 0 to 0.99999) (default 0.999)',
     '             --option weight_decay=FLOAT (from 0 to 1) (default 0.0001)',
     '             --option steps=INT (from 1 to 1000) (default 20)',
@@ -57,7 +57,7 @@ TEXT = "\n".join([
     '             --option attention=INT,... (comma-separated integers from 1 to 4096, 0 to 6 of them, or none) (default none)',
     '             --option dropout=FLOAT (from 0 to 0.9) (default 0.0)',
     '             --option target=eps|v (default v)',
-    '             --option loss=mae|mse (default mae)',
+    '             --option loss=mae|mse (default mse)',
     '             --option ema=FLOAT (from 0 to 0.99999) (default 0.999)',
     '             --option weight_decay=FLOAT (from 0 to 1) (default 0.0001)',
     '             --option steps=INT (from 1 to 1000) (default 20)',

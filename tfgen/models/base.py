@@ -614,7 +614,7 @@ class DiffusionModel(GenerativeModel):
     grid_shape = (6, 6)
 
     def __init__(self, latent_dim: int, learning_rate: float, seed: int | None = None, *, target: str = "v",
-                 loss: str = "mae", ema: float = 0.999, weight_decay: float = 1e-4, steps: int = 20,
+                 loss: str = "mse", ema: float = 0.999, weight_decay: float = 1e-4, steps: int = 20,
                  eta: float = 0.0, uncond: float = 0.0, guidance: float = 0.0, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, **kwargs)
         self.target, self.loss, self.ema, self.weight_decay = target, loss, ema, weight_decay

@@ -37,7 +37,7 @@ class CondDiffusion(DiffusionModel):
 
     def __init__(self, latent_dim: int = 1, learning_rate: float = 1e-3, seed: int | None = None, *,
                  widths: Widths = DEFAULT_WIDTHS, blocks: Blocks = 2, attention: Resolutions = (), dropout: Rate = 0.0,
-                 target: Target = "v", loss: Loss = "mae", ema: Decay = 0.999, weight_decay: WeightDecay = 1e-4,
+                 target: Target = "v", loss: Loss = "mse", ema: Decay = 0.999, weight_decay: WeightDecay = 1e-4,
                  steps: Steps = 20, eta: Eta = 0.0, uncond: Annotated[float, Range(0, 1)] = 0.1,
                  guidance: Annotated[float, Range(0, 20)] = 1.0, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, target=target, loss=loss,
