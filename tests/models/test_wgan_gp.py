@@ -52,7 +52,13 @@ def test_critic_loss_is_the_wasserstein_estimate_plus_the_weighted_penalty():
     out.bias.assign(out.bias + 5.0)
     model.seed_generator.state.assign(state)  # the same fakes and interpolation weights
     shifted = {k: float(v) for k, v in model.d_losses(data).items()}
-    np.testing.assert_allclose([shifted[k] for k in losses], [losses[k] for k in losses], rtol=1e-5)
+    # Adding 5 to float32 scores rounds each by up to about 5e-7, so the estimate, a difference of means that can be
+    # near 0, is compared to an absolute tolerance. The penalty, (||grad|| - 1)^2 with ||grad|| near 1, can be as
+    # small as 3e-5: the rounding of the gradient's multi-threaded reductions, which differs from run to run, moves
+    # it by up to about 1% (seen: 0.5%).
+    np.testing.assert_allclose([shifted["d_loss"], shifted["w_distance"]], [losses["d_loss"], losses["w_distance"]],
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(shifted["gp"], losses["gp"], rtol=0.02, atol=1e-7)
 
 
 def test_a_step_takes_critic_steps_critic_updates_on_disjoint_real_images_then_one_generator_update():
