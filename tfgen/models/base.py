@@ -515,10 +515,11 @@ class EncoderDecoder(GenerativeModel):
 class AdversarialModel(GenerativeModel):
     """A generator and a discriminator (or critic), each with its own optimizer.
 
-    Subclasses set ``self.generator`` and ``self.discriminator`` (logits out);
-    conditional models override :meth:`fake_batch` and :meth:`critic` to bring
-    labels in. The discriminator's update runs first, ``critic_steps`` times
-    per step, then the generator's; ``optimizer`` (the one Keras knows) is
+    Subclasses set ``self.generator`` (images in [-1, 1] out, or points) and
+    ``self.discriminator`` (logits out); conditional models override
+    :meth:`generate_images` and :meth:`critic` to bring labels in. The
+    discriminator's update runs first, ``critic_steps`` times per step, then
+    the generator's; ``optimizer`` (the one Keras knows) is
     the generator's, ``d_optimizer`` the discriminator's.
 
     Args:
@@ -557,9 +558,19 @@ class AdversarialModel(GenerativeModel):
         """z ~ N(0, I) from the model's seeded generator."""
         return normal((n, self.latent_dim), self.seed_generator)
 
+    def generate_images(self, z, labels=None, training: bool = False) -> tf.Tensor:
+        """G's samples from the codes ``z`` (for the classes ``labels``, conditional models)."""
+        return self.generator(z, training=training)
+
+    def sample(self, z, labels=None):
+        """G's images, from [-1, 1] to [0, 1]."""
+        return (self.generate_images(z, labels) + 1.0) / 2.0
+
     def fake_batch(self, n, training: bool = False) -> tuple[tf.Tensor, tf.Tensor | None]:
-        """``n`` generated samples and their labels (None for unconditional models), from fresh noise."""
-        return self.generator(self.noise(n), training=training), None
+        """``n`` generated samples and their labels (drawn uniformly; None for unconditional models), from fresh
+        noise."""
+        labels = self.random_labels(n) if self.has("conditional") else None
+        return self.generate_images(self.noise(n), labels, training=training), labels
 
     def critic(self, x, labels, training: bool = False) -> tf.Tensor:
         """D's logits for samples ``x`` (with their labels for conditional models)."""

@@ -80,14 +80,6 @@ class CGAN(AdversarialModel):
         """G's images in [-1, 1]."""
         return self.generator(tf.concat([z, self.one_hot(labels)], axis=1), training=training)
 
-    def sample(self, z, labels=None):
-        return (self.generate_images(z, labels) + 1.0) / 2.0
-
-    def fake_batch(self, n, training: bool = False):
-        """Fakes for classes drawn uniformly, as the reference draws the labels of its fakes."""
-        labels = self.random_labels(n)
-        return self.generate_images(self.noise(n), labels, training=training), labels
-
     def critic(self, x, labels, training: bool = False):
         """D's logits for images and their labels: concat(flattened image, one-hot label)."""
         return self.discriminator(tf.concat([tf.reshape(x, (-1, self.pixels)), self.one_hot(labels)], axis=1),

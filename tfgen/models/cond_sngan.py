@@ -47,14 +47,6 @@ class CondSNGAN(AdversarialModel):
         """G's images in [-1, 1] for the classes ``labels``."""
         return self.generator([tf.convert_to_tensor(z, tf.float32), tf.cast(labels, tf.int32)], training=training)
 
-    def sample(self, z, labels=None):
-        return (self.generate_images(z, labels) + 1.0) / 2.0
-
-    def fake_batch(self, n, training: bool = False):
-        """Fakes for classes drawn uniformly."""
-        labels = self.random_labels(n)
-        return self.generate_images(self.noise(n), labels, training=training), labels
-
     def critic(self, x, labels, training: bool = False):
         """D's logits for images and their labels (the projection)."""
         return self.discriminator([x, tf.cast(labels, tf.int32)], training=training)

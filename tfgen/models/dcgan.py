@@ -92,6 +92,3 @@ class DCGAN(AdversarialModel):
         self.generator = generator_network(latent_dim, self.image_shape)
         self.discriminator = discriminator_network(self.image_shape)
         self.built = True
-
-    def sample(self, z, labels=None):
-        return (self.generator(z) + 1.0) / 2.0

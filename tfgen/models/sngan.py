@@ -176,6 +176,3 @@ class SNGAN(AdversarialModel):
         use_networks(self, width, loss, spectral_norm)
 
     d_losses, g_losses = d_losses, g_losses
-
-    def sample(self, z, labels=None):
-        return (self.generator(z) + 1.0) / 2.0

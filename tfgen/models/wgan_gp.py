@@ -88,9 +88,6 @@ class WGANGP(AdversarialModel):
         self.discriminator = discriminator_network(self.image_shape, NORMALIZATIONS[critic_norm], leaky)
         self.built = True
 
-    def sample(self, z, labels=None):
-        return (self.generator(z) + 1.0) / 2.0
-
     def d_losses(self, batch, training: bool = False, fakes=None) -> dict[str, tf.Tensor]:
         """The critic's Wasserstein loss plus the weighted gradient penalty, on fresh fakes."""
         real = batch[0]
