@@ -75,7 +75,7 @@ def make_run(out: Path, model: str, **settings) -> Path:
 
 # Options that make a model small and quick where it has them: a diffusion model's U-Net and sampling steps, an
 # SNGAN's width.
-TINY_OPTIONS = {"widths": (8, 16), "blocks": 1, "steps": 2, "width": 8}
+TINY_OPTIONS = {"widths": (8,), "blocks": 1, "steps": 2, "width": 8}
 
 
 # The sampling arguments a diffusion model's sample and exported generate take beside its noise (and labels): its
