@@ -15,7 +15,7 @@ from conftest import model_batch as batch
 
 
 def test_defaults_are_the_papers_setting_c():
-    assert config.model_options("sngan") == {"width": 64, "loss": "hinge", "critic_steps": 1, "beta_1": 0.5,
+    assert config.model_options("sngan") == {"width": 32, "loss": "hinge", "critic_steps": 1, "beta_1": 0.5,
                                              "beta_2": 0.999, "spectral_norm": True}
     assert config.model_defaults("sngan") == {"epochs": 20, "batch_size": 64, "latent_dim": 128, "lr": 2e-4}
     with pytest.raises(ValueError, match="--option loss='wasserstein' is not allowed; choose one of: hinge, "

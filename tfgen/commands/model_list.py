@@ -3,7 +3,7 @@
 ``tfgen.commands.train.write_model_list()`` and used only while ``SOURCES`` (the sha256 of the files it is
 made from, ``tfgen.commands.train.LIST_SOURCES``) matches them."""
 
-SOURCES = '2897fd2db9337908da1605088e2c94801d2400a2eca11a57ec39da97ac294ee2'
+SOURCES = 'b13baf1996688c8b89e6fe8812701aceca979945fdd37224f47c788431150a3b'
 
 TEXT = "\n".join([
     "ae         Plain autoencoder (the vae's networks, deterministic code); samples from a Gaussian fitted to its codes. (epochs 20, batch 64, latent 50, lr 0.001, XLA, compared with vae)",
@@ -29,7 +29,7 @@ TEXT = "\n".join([
     '             --option uncond=FLOAT (from 0 to 1) (default 0.1)',
     '             --option guidance=FLOAT (from 0 to 20) (default 1.0)',
     'cond_sngan Conditional SNGAN: class-conditional BatchNorm in G, a projection discriminator, the hinge loss. (epochs 20, batch 64, latent 128, lr 0.0002)',
-    '             --option width=INT (from 4 to 512) (default 64)',
+    '             --option width=INT (from 4 to 512) (default 32)',
     '             --option loss=hinge|nonsaturating (default hinge)',
     '             --option critic_steps=INT (from 1 to 10) (default 1)',
     '             --option beta_1=FLOAT (from 0 to 0.9999) (default 0.5)',
@@ -70,7 +70,7 @@ TEXT = "\n".join([
     '             --option hidden=INT (from 1 to 65536) (default 392)',
     '             --option likelihood=auto|binarized|bernoulli (default auto)',
     "sngan      Spectrally normalised GAN: the SNGAN paper's CNN generator and discriminator, the hinge loss. (epochs 20, batch 64, latent 128, lr 0.0002)",
-    '             --option width=INT (from 4 to 512) (default 64)',
+    '             --option width=INT (from 4 to 512) (default 32)',
     '             --option loss=hinge|nonsaturating (default hinge)',
     '             --option critic_steps=INT (from 1 to 10) (default 1)',
     '             --option beta_1=FLOAT (from 0 to 0.9999) (default 0.5)',

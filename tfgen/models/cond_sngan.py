@@ -35,7 +35,7 @@ class CondSNGAN(AdversarialModel):
     size_multiple, min_size = 4, 16  # sngan's networks
 
     def __init__(self, latent_dim: int = 128, learning_rate: float = 2e-4, seed: int | None = None, *,
-                 width: Width = 64, loss: Loss = "hinge", critic_steps: CriticSteps = 1, beta_1: Beta = 0.5,
+                 width: Width = 32, loss: Loss = "hinge", critic_steps: CriticSteps = 1, beta_1: Beta = 0.5,
                  beta_2: Beta = 0.999, spectral_norm: bool = True, **kwargs: Any):
         super().__init__(latent_dim=latent_dim, learning_rate=learning_rate, seed=seed, beta_1=beta_1,
                          beta_2=beta_2, reuse_fakes=critic_steps == 1, critic_steps=critic_steps, **kwargs)
