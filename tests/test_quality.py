@@ -216,11 +216,29 @@ def test_evaluate_writes_what_applies_to_the_model(tmp_path, data_dir, cache, mo
     if not model.has("steps"):
         assert evaluate.main([str(out), *steps]) == 2
         assert f"--steps needs a model that samples in steps; {name!r} samples in one pass" in capsys.readouterr().err
-    assert evaluate.main([str(out), "--num-samples", "64", "--k", "3", *steps[:2 * model.has("steps")]]) == 0
+    guided = model.has("steps") and model.has("conditional")
+    guidance = ["--guidance", "2"]  # a guided model's (cond_diffusion's) weight; refused for any other
+    if not guided:
+        assert evaluate.main([str(out), *guidance]) == 2
+        assert (f"--guidance needs a guided diffusion model (cond_diffusion); {name!r} has no guidance"
+                in capsys.readouterr().err)
+    else:
+        assert evaluate.main([str(out), "--guidance", "-1"]) == 2
+        assert "--guidance must be a finite number, at least 0; got -1.0" in capsys.readouterr().err
+    scored = [str(out), "--num-samples", "64", "--k", "3"]
+    assert evaluate.main([*scored, *steps[:2 * model.has("steps")], *guidance[:2 * guided]]) == 0
     result = json.loads((out / "evaluation.json").read_text())
     printed = capsys.readouterr().out
     assert result["model"] == name and result["epochs"] == 1
     assert result.get("steps") == (3 if model.has("steps") else None)
+    assert result.get("guidance") == (2.0 if guided else None)
+    if guided:  # the weight reaches the sampler: the model's own (1) samples other images
+        assert "| guidance weight | 2.0 |" in printed
+        assert evaluate.main([*scored, *steps]) == 0
+        assert json.loads((out / "evaluation.json").read_text())["guidance"] == 1.0
+        own = json.loads((out / "evaluation.json").read_text())["samples"]["kernel_distance"]
+        assert own != result["samples"]["kernel_distance"]
+        capsys.readouterr()
     assert ("denoising" in result) == model.has("steps")
     if "denoising" in result:  # on the whole test set, printed
         assert result["denoising"]["images"] == 64 and np.isfinite(result["denoising"]["loss"])

@@ -308,7 +308,7 @@ class Run:
         return (2,) if self.model.has("points") else tuple(self.model.image_shape)
 
     def evaluate(self, num_samples: int = 10_000, k: int = 100, seed: int = 0, features: str = "classifier",
-                 steps: int | None = None) -> dict:
+                 steps: int | None = None, guidance: float | None = None) -> dict:
         """Every score that applies to the model: what ``tfgen evaluate`` writes to ``evaluation.json``.
 
         Args:
@@ -320,6 +320,7 @@ class Run:
             features: ``classifier`` (the data's own) or ``inception`` (the
                 standard FID/KID, when InceptionV3's ImageNet weights are in the Keras cache).
             steps: the sampling steps of a model that samples in steps (a diffusion model; default its own).
+            guidance: the classifier-free guidance weight of a guided model (``cond_diffusion``; default its own).
 
         The first call on a labelled data set trains its reference classifier
         (minutes on a CPU: about 5 for CIFAR-10), cached for every later call.
@@ -327,4 +328,4 @@ class Run:
         """
         from tfgen.evaluation import evaluate
 
-        return evaluate(self, num_samples, k, seed, features=features, steps=steps)
+        return evaluate(self, num_samples, k, seed, features=features, steps=steps, guidance=guidance)

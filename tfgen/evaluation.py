@@ -30,6 +30,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -108,13 +109,16 @@ def weak_classifier(info: dict, num_classes: int) -> str | None:
 
 def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
              classifier: classifier_lib.Classifier | None = None, cache: Path | None = None,
-             features: str = "classifier", steps: int | None = None) -> dict:
+             features: str = "classifier", steps: int | None = None, guidance: float | None = None) -> dict:
     """Every metric that applies to ``run``'s model (a :class:`tfgen.Run`), as a JSON-ready dict.
 
     ``features``: ``classifier`` (the data's own classifier) or ``inception``
     (InceptionV3's ImageNet features; refused when its weights are not cached).
     ``steps``: a model that samples in steps (``has("steps")``) samples in that
     many (default: its own ``steps``); refused for any other.
+    ``guidance``: a guided model (a conditional one that samples in steps:
+    ``cond_diffusion``) samples with that classifier-free guidance weight
+    (default: its own ``guidance``); refused for any other.
     """
     if features not in FEATURES:
         raise ValueError(f"unknown features {features!r}; choose one of: {', '.join(FEATURES)}")
@@ -126,9 +130,17 @@ def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
         raise ConfigError(f"--steps needs a model that samples in steps; {run.config['model']!r} samples in one pass")
     if steps is not None and not (isinstance(steps, int) and 1 <= steps <= MAX_SAMPLING_STEPS):
         raise ConfigError(f"--steps must be an integer from 1 to {MAX_SAMPLING_STEPS}; got {steps!r}")
+    guided = model.has("steps") and model.has("conditional")
+    if guidance is not None and not guided:
+        raise ConfigError(f"--guidance needs a guided diffusion model (cond_diffusion); {run.config['model']!r} "
+                          "has no guidance")
+    if guidance is not None and not (math.isfinite(guidance) and guidance >= 0):
+        raise ConfigError(f"--guidance must be a finite number, at least 0; got {guidance!r}")
     if model.has("steps"):
-        result["steps"] = steps = steps or model.steps
-        sample = functools.partial(model.sample, steps=steps)
+        result["steps"] = steps or model.steps
+        if guided:
+            result["guidance"] = model.guidance if guidance is None else float(guidance)
+        sample = functools.partial(model.sample, **{key: result[key] for key in ("steps", "guidance") if key in result})
     ds = run.dataset()
     if model.has("points"):
         if ds.modes is None:

@@ -1,7 +1,7 @@
 """``tfgen evaluate RUN_DIR``: measure a run, print a table and write ``RUN_DIR/evaluation.json``.
 
     python -m tfgen.evaluate RUN_DIR [--data-dir DIR] [--num-samples N] [--k K] [--features classifier|inception]
-                                     [--steps N]
+                                     [--steps N] [--guidance W]
     python -m tfgen.evaluate train-classifier [--dataset NAME|PATH] [--data-dir DIR] [--retrain]
     (or: tfgen evaluate ...)
 
@@ -34,6 +34,8 @@ def table(result: dict) -> str:
     rows = [("model", result["model"]), ("epochs", result["epochs"])]
     if "steps" in result:
         rows.append(("sampling steps", result["steps"]))
+    if "guidance" in result:
+        rows.append(("guidance weight", result["guidance"]))
     if "likelihood" in result:
         lk = result["likelihood"]
         given = " | y" if lk["conditional"] else ""
@@ -93,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="seeds the samples (default 0)")
     parser.add_argument("--steps", type=positive, metavar="N",
                         help="a diffusion model's sampling steps for the scores (default: the model's own)")
+    parser.add_argument("--guidance", type=float, metavar="W",
+                        help="cond_diffusion's classifier-free guidance weight for the scores, at least 0 (default: "
+                        "the model's own)")
     parser.add_argument("--retrain", action="store_true", help="train-classifier: replace a cached classifier")
     return parser
 
@@ -109,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def evaluate() -> None:
         run = tfgen.load(args.run_dir, args.data_dir)
-        result = run.evaluate(args.num_samples, args.k, args.seed, features=args.features, steps=args.steps)
+        result = run.evaluate(args.num_samples, args.k, args.seed, features=args.features, steps=args.steps,
+                              guidance=args.guidance)
         path = RunDir(run.path).evaluation
         write_text(path, json.dumps(result, indent=2) + "\n")
         print(table(result))
