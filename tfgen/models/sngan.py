@@ -11,9 +11,10 @@ convolution, then a 3x3 convolution to 8w channels, each followed by
 LeakyReLU(0.1), and a dense layer to one logit; every convolution and dense
 layer of D is spectrally normalised (``tfgen.layers.SpectralNormalization``),
 and D has no BatchNorm. w is ``--option width``: 32 by default, half the paper's 64, chosen by
-measurement: at 32x32x3 on 2 CPU cores width 32 trains at about 300 images/s and width 64 at
-about 80, so an hour of CPU gives about 21 CIFAR-10 epochs (16,000 updates) instead of 6;
-published reproductions of the paper's FID take 40,000 or more.
+measurement: at 32x32x3 on 2 CPU cores ``fit()`` on batches in memory runs at about 300
+images/s at width 32 and 80 at width 64; a full CIFAR-10 run at width 32 (test losses,
+previews, checkpoints) reached 12 epochs (9,400 updates) in an hour, where width 64 would
+reach about 3; published reproductions of the paper's FID take 40,000 or more.
 
 Sizes: multiples of 8 from 32 take the paper's three levels; other multiples
 of 4 from 16 (MNIST's 28x28: a 7x7 seed) take two, the 4w-channel level
