@@ -235,9 +235,8 @@ def test_evaluate_writes_what_applies_to_the_model(tmp_path, data_dir, cache, mo
     if guided:  # the weight reaches the sampler: the model's own (1) samples other images
         assert "| guidance weight | 2.0 |" in printed
         assert evaluate.main([*scored, *steps]) == 0
-        assert json.loads((out / "evaluation.json").read_text())["guidance"] == 1.0
-        own = json.loads((out / "evaluation.json").read_text())["samples"]["kernel_distance"]
-        assert own != result["samples"]["kernel_distance"]
+        own = json.loads((out / "evaluation.json").read_text())
+        assert own["guidance"] == 1.0 and own["samples"]["kernel_distance"] != result["samples"]["kernel_distance"]
         capsys.readouterr()
     assert ("denoising" in result) == model.has("steps")
     if "denoising" in result:  # on the whole test set, printed

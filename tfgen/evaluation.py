@@ -140,7 +140,7 @@ def evaluate(run, num_samples: int = 10_000, k: int = 100, seed: int = 0,
         result["steps"] = steps or model.steps
         if guided:
             result["guidance"] = model.guidance if guidance is None else float(guidance)
-        sample = functools.partial(model.sample, **{key: result[key] for key in ("steps", "guidance") if key in result})
+        sample = functools.partial(model.sample, steps=result["steps"], guidance=result.get("guidance"))
     ds = run.dataset()
     if model.has("points"):
         if ds.modes is None:
