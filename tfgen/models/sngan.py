@@ -24,7 +24,11 @@ Training: the hinge loss by default (``--option loss=hinge``; D minimises
 mean(relu(1 - D(x))) + mean(relu(1 + D(G(z)))), G minimises -mean(D(G(z)))),
 or the non-saturating cross-entropies (``loss=nonsaturating``); Adam 2e-4
 with betas (0.5, 0.999) and one D update per G update, the paper's setting
-C, its best for the standard CNN with spectral normalisation. D sees the real
+C, its best for the standard CNN with spectral normalisation. Measured against
+5 D updates with betas (0, 0.9) and batch 320 (the common reproductions'
+setting) for the same time: far better on MNIST (``cond_sngan``, Fréchet
+distance 3.30 against 164), behind on CIFAR-10 after six minutes (39.2
+against 32.7, both still blobs); the README's table. D sees the real
 and fake images in one call, so each update advances the power iteration
 once. With one D update, G's update reuses D's batch of fakes (as ``dcgan``);
 with more (``--option critic_steps``), each D update takes its own share of
